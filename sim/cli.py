@@ -1,0 +1,130 @@
+"""The ``migsim`` command: parse, call the API, print. No model logic lives here."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import ResourceError, ScenarioError
+
+EXIT_INPUT = 2
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="migsim", description="Agent-based simulation of migration through the Americas: run YAML "
+        "scenarios and get monthly outcomes (encounters, entries, interceptions, deaths, spending).")
+    from .outcomes import package_version
+    parser.add_argument("--version", action="version", version=f"migsim {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="simulate a scenario and write its outcomes",
+                         description="Simulate every replication of a scenario and write outcomes.parquet "
+                         "(or .csv), scenario.yaml, manifest.json and outcome_curves.png into the results folder.")
+    run.add_argument("scenario", type=Path, help="scenario YAML file")
+    run.add_argument("--agents", type=_positive, help="agents in the sample (overrides the file)")
+    run.add_argument("--months", type=_positive, help="months to report (overrides the file)")
+    run.add_argument("--replications", type=_positive, help="replications (overrides the file)")
+    run.add_argument("--seed", type=int, help="random seed (overrides the file)")
+    run.add_argument("--engine", choices=["vector"], default="vector", help="simulation engine (default: vector)")
+    run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>/)")
+    run.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="outcomes file format")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run.set_defaults(handler=cmd_run)
+
+    check = sub.add_parser("check", help="validate scenario files without running them",
+                           description="Validate scenario files (schema, extends, countries, nodes) and report "
+                           "every problem with file, line and key. Exit code 2 when any file is invalid.")
+    check.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
+    check.set_defaults(handler=cmd_check)
+    return parser
+
+
+def cmd_run(args) -> int:
+    """``migsim run``: simulate, save, print a summary."""
+    from .api import run, save_result
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    scenario = scenario.with_overrides(agents=args.agents, months=args.months,
+                                       replications=args.replications, seed=args.seed)
+    out = args.out or Path("results") / scenario.name
+    if args.quiet:
+        result = run(scenario, engine=args.engine)
+    else:
+        from rich.progress import BarColumn, Progress, TimeRemainingColumn, MofNCompleteColumn
+        total = (scenario.months + scenario.warmup_months) * scenario.replications
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), transient=True) as bar:
+            task = bar.add_task(f"{scenario.name}: run-months", total=total)
+            result = run(scenario, engine=args.engine, progress=lambda k: bar.advance(task, k))
+    save_result(result, out, fmt=args.format)
+    if not args.quiet:
+        _print_summary(result, out)
+    return 0
+
+
+def _print_summary(result, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    s = result.scenario
+    table = Table(title=f"{s.name}: {s.start} + {s.months} months, {s.agents:,} agents, "
+                  f"{s.replications} replication(s) (median of runs)")
+    table.add_column("metric")
+    table.add_column("total", justify="right")
+    table.add_column("per month", justify="right")
+    for metric, row in result.summary().iterrows():
+        per_month = "" if row["per_month"] != row["per_month"] else f"{row['per_month']:,.0f}"
+        table.add_row(str(metric), f"{row['total']:,.0f}", per_month)
+    console = Console()
+    console.print(table)
+    console.print(f"results written to [bold]{out}[/bold]")
+
+
+def cmd_check(args) -> int:
+    """``migsim check``: validate files, print OK or the problems."""
+    from .scenario import load_scenario
+
+    failed = False
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            failed = True
+            print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
+        else:
+            print(f"{path}: OK ({scenario.name}: {scenario.start} + {scenario.months} months, "
+                  f"{len(scenario.policies)} policies)")
+    return EXIT_INPUT if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``migsim``: returns the exit code (2 for bad input, 130 when interrupted)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ScenarioError as exc:
+        print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
+        return EXIT_INPUT
+    except ResourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written for the unfinished run", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

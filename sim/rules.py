@@ -1,0 +1,153 @@
+"""Every behavioural formula of the model, as pure functions.
+
+Both engines call these functions: the vector engine on arrays of many agents (and
+many runs), the Mesa engine on one agent's values. Arguments broadcast with NumPy
+rules, so a parameter can be a scalar or an array with one value per run.
+Units: persons, months, USD; probabilities in [0, 1].
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, ndtri
+
+RISK_LEVELS = 8
+"""Risk tolerance is held as a level 0..7, meaning tolerance level / 7 in [0, 1]."""
+
+
+# ----------------------------------------------------------------- traits at the start
+
+def initial_savings(gdp_per_capita_usd, savings_to_income, sigma, u):
+    """Savings in USD: log-normal with median ``savings_to_income`` x GDP per head, from a uniform ``u``."""
+    u = np.clip(u, 1e-12, 1 - 1e-12)
+    return savings_to_income * gdp_per_capita_usd * np.exp(sigma * ndtri(u))
+
+
+def risk_tolerance_level(u):
+    """Risk tolerance level (0..7) from a uniform draw: equally likely levels."""
+    return np.minimum((np.asarray(u) * RISK_LEVELS).astype(np.uint8), RISK_LEVELS - 1)
+
+
+def risk_tolerance(level):
+    """Risk tolerance in [0, 1] of a level 0..7."""
+    return np.asarray(level, dtype=np.float64) / (RISK_LEVELS - 1)
+
+
+def tie_probability(diaspora_persons, population_persons, tie_scale):
+    """Chance that a person has a relative or friend in the US: min(0.95, scale x diaspora / population)."""
+    return np.minimum(0.95, tie_scale * diaspora_persons / population_persons)
+
+
+# ----------------------------------------------------------------- root-cause aid
+
+def aid_driver_multiplier(aid_usd_per_person_year, half_saturation_usd, elasticity):
+    """Factor (0, 1] on a driver after aid: (1 + aid / half)^-elasticity (diminishing returns)."""
+    return np.power(1.0 + np.asarray(aid_usd_per_person_year) / half_saturation_usd, -np.asarray(elasticity))
+
+
+def aid_savings_multiplier(aid_usd_per_person_year, gdp_per_capita_usd, income_elasticity):
+    """Factor >= 1 on savings after aid: 1 + elasticity x aid per person / GDP per head."""
+    return 1.0 + income_elasticity * np.asarray(aid_usd_per_person_year) / gdp_per_capita_usd
+
+
+# ----------------------------------------------------------------- the decision to leave
+
+def origin_logit(intercept, b_inflation, b_violence, b_repression, b_success,
+                 inflation_pct, homicides_per_100k, repression_0_100, success_probability):
+    """Part of the leave log-odds shared by everyone of an origin in a month (no network term)."""
+    return (intercept
+            + b_inflation * np.log1p(np.maximum(inflation_pct, 0.0) / 100.0)
+            + b_violence * np.log1p(np.maximum(homicides_per_100k, 0.0))
+            + b_repression * np.asarray(repression_0_100) / 100.0
+            + b_success * success_probability)
+
+
+def network_logit(b_network, diaspora_persons, population_persons):
+    """Network term of the leave log-odds: b x ln(1 + diaspora per 1,000 residents)."""
+    return b_network * np.log1p(1000.0 * np.asarray(diaspora_persons) / population_persons)
+
+
+def leave_probability(shared_logit, b_tie, b_legal, b_risk, tie, parole_open, risk_level, journey_risk):
+    """Monthly probability that a person at home decides to leave.
+
+    ``shared_logit`` = origin_logit + network_logit; ``tie`` 0/1; ``parole_open`` 0/1 for the
+    person's nationality; ``journey_risk`` = probability of death on the expected route.
+    """
+    tie = np.asarray(tie, dtype=np.float64)
+    logit = (shared_logit + b_tie * tie + b_legal * tie * parole_open
+             - b_risk * (1.0 - risk_tolerance(risk_level)) * 100.0 * np.asarray(journey_risk))
+    return expit(logit)
+
+
+def can_afford(savings_usd, cost_usd, savings_multiplier):
+    """Capability: savings (raised by aid) cover a journey's cost ("migration hump").
+
+    Savings are float32 USD in both engines; the comparison is savings >= cost / multiplier.
+    """
+    return np.asarray(savings_usd) >= np.asarray(cost_usd) / savings_multiplier
+
+
+# ----------------------------------------------------------------- routes
+
+def route_utility(b_cost, b_risk, b_containment, cost_usd, death_risk, interception_probability, risk_level):
+    """Utility of a route: cheaper, safer and less policed routes are preferred."""
+    tolerance = risk_tolerance(risk_level)
+    return (-b_cost * np.asarray(cost_usd) / 1000.0
+            - b_risk * (1.0 - tolerance) * 100.0 * np.asarray(death_risk)
+            - b_containment * np.asarray(interception_probability))
+
+
+def choose(utilities, available, u):
+    """Pick an option by multinomial logit with a uniform draw ``u`` (inverse CDF over options).
+
+    ``utilities``/``available``: (..., options); returns the option index, or -1 when none is available.
+    """
+    utilities = np.where(available, utilities, -np.inf)
+    top = np.max(utilities, axis=-1, keepdims=True)
+    weights = np.where(available, np.exp(utilities - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    cumulative = np.cumsum(weights, axis=-1)
+    total = cumulative[..., -1:]
+    picked = np.sum(cumulative <= np.asarray(u)[..., None] * total, axis=-1)
+    picked = np.minimum(picked, utilities.shape[-1] - 1)
+    return np.where(total[..., 0] > 0, picked, -1)
+
+
+def logit_weights(utilities, available):
+    """Choice probabilities of a multinomial logit over available options."""
+    utilities = np.where(available, utilities, -np.inf)
+    top = np.max(utilities, axis=-1, keepdims=True)
+    weights = np.where(available, np.exp(utilities - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    total = weights.sum(axis=-1, keepdims=True)
+    return np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
+
+
+def combined_probability(probabilities, axis=-1):
+    """Chance that at least one of independent events happens: 1 - prod(1 - p)."""
+    return 1.0 - np.prod(1.0 - np.asarray(probabilities), axis=axis)
+
+
+# ----------------------------------------------------------------- capacity and outcomes
+
+def capacity_share(probability, capacity_persons, demand_persons):
+    """Per-person probability when at most ``capacity_persons`` of ``demand_persons`` can be served.
+
+    Shared out from start-of-month counts: min(probability, capacity / demand).
+    """
+    demand = np.asarray(demand_persons, dtype=np.float64)
+    limit = np.divide(capacity_persons, demand, out=np.ones_like(demand), where=demand > 0)
+    return np.minimum(probability, limit)
+
+
+def persons(counts_by_origin, persons_per_agent):
+    """Persons from agent counts by origin (last axis): the one place agents become persons."""
+    return np.asarray(counts_by_origin, dtype=np.float64) @ np.asarray(persons_per_agent, dtype=np.float64)
+
+
+def pick_outcome(shares, u):
+    """Index of the outcome whose cumulative share first exceeds ``u`` (shares on the last axis)."""
+    cumulative = np.cumsum(shares, axis=-1)
+    return np.minimum(np.sum(cumulative <= np.asarray(u)[..., None], axis=-1), np.shape(shares)[-1] - 1)
+
+
+def entry_probability(apprehension_probability, release_share):
+    """Chance that one crossing attempt ends inside the US: evading apprehension or being released."""
+    return (1.0 - apprehension_probability) + apprehension_probability * release_share
