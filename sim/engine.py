@@ -270,6 +270,7 @@ def _home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray
     """People at home (or returned and no longer barred) decide whether and how to leave."""
     n, t = batch.n, step
     table = leave_table(batch, step, diaspora)                   # (B, O, 2, levels)
+    threshold = rules.affordability_threshold(batch.cheapest_route_usd[:, t], batch.savings_multiplier[:, t])
     ids = np.arange(n, dtype=np.uint64)
     origin = batch.world.agent_origin
     group = (origin.astype(np.intp) * 2 + 0) * rules.RISK_LEVELS
@@ -281,8 +282,7 @@ def _home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray
         p = table[b].reshape(-1)[group + state.tie[part] * rules.RISK_LEVELS + state.risk_level[part]]
         decide = u < p
         decide &= (status == Status.HOME) | ((status == Status.RETURNED) & (state.blocked_until[part] <= step))
-        decide &= rules.can_afford(state.savings[part], batch.cheapest_route_usd[b, t, origin],
-                                   batch.savings_multiplier[b, t, origin])
+        decide &= rules.can_afford(state.savings[part], threshold[b][origin])
         leavers.append(np.flatnonzero(decide) + b * n)
     leave = np.concatenate(leavers)
     if leave.size == 0:
@@ -310,8 +310,8 @@ def _home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray
     valid = routes >= 0
     r = np.maximum(routes, 0)
     available = valid & batch.route_open[run[:, None], t, r]
-    available &= rules.can_afford(state.savings[travel, None], batch.route_cost[run[:, None], r],
-                                  batch.savings_multiplier[run, t, o][:, None])
+    available &= rules.can_afford(state.savings[travel, None], rules.affordability_threshold(
+        batch.route_cost[run[:, None], r], batch.savings_multiplier[run, t, o][:, None]))
     utility = rules.route_utility(batch.route_b_cost[run, None], batch.route_b_risk[run, None],
                                   batch.route_b_containment[run, None], batch.route_cost[run[:, None], r],
                                   batch.route_risk[run[:, None], r], batch.route_interception[run[:, None], t, r],

@@ -136,10 +136,12 @@ def compile_inputs(scenario, world: World | None = None) -> RunInputs:
 
 
 def _ordered_policies(scenario) -> list:
-    """Policy blocks in the order they take precedence: later start wins, then later in the file."""
-    blocks = list(scenario.policies.values())
-    order = sorted(range(len(blocks)), key=lambda i: (blocks[i].start, i))
-    return [blocks[i] for i in order]
+    """Policy blocks in the order they take precedence: a block written later wins.
+
+    In a scenario that ``extends`` another, the parent's blocks come first (in their
+    order) and the child's new blocks after them.
+    """
+    return list(scenario.policies.values())
 
 
 def _active(block, month: int) -> bool:

@@ -2,8 +2,9 @@
 
 Columns: ``scenario, replicate, seed, month, nationality, location, metric, value``.
 ``value`` is in persons (events for flows, people for stocks) or USD for spending.
-National metrics have an empty ``location``; located metrics name the node (or the
-spending country). Rows of located metrics that are zero are left out.
+National metrics have an empty ``location``; located metrics name the node, and
+``enforcement_spent_usd`` the spending country (empty nationality). Rows of the located
+person metrics that are zero are left out; every other metric has a row for every month.
 """
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ def tidy(counts: Counts, world: World, months: list[str], scenario: str,
             blocks.append((t, origins[o], nodes[node], metric, counts.located[metric][b, t, o, node] * weight[o]))
         blocks.append((t_idx.ravel(), origins[o_idx.ravel()], "", "aid_spent_usd",
                        counts.aid_spent[b].ravel()))
-        t, k = np.nonzero(counts.enforcement_spent[b])
-        blocks.append((t, "", np.array(SPENDING_LOCATIONS, dtype=object)[k], "enforcement_spent_usd",
-                       counts.enforcement_spent[b, t, k]))
+        t_idx2, k_idx = np.meshgrid(np.arange(T), np.arange(len(SPENDING_LOCATIONS)), indexing="ij")
+        blocks.append((t_idx2.ravel(), "", np.array(SPENDING_LOCATIONS, dtype=object)[k_idx.ravel()],
+                       "enforcement_spent_usd", counts.enforcement_spent[b].ravel()))
         frame = pd.DataFrame({
             "month": np.concatenate([months_a[blk[0]] for blk in blocks]),
             "nationality": np.concatenate([np.broadcast_to(np.asarray(blk[1], dtype=object), blk[0].shape) for blk in blocks]),

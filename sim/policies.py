@@ -4,8 +4,9 @@ Each block has a ``kind``, a ``start`` month and an optional ``end`` month (excl
 and is active in the months between. Blocks are kept in a mapping by name so that a
 scenario that ``extends`` another can change one field of one policy
 (``policies.aid.budget_usd_per_year``) or remove it (``policies.aid: null``).
-When two active blocks set the same thing, the one that started later wins
-(ties: the one written later).
+When two active blocks set the same thing, the one written later wins; in a file
+that ``extends`` another, the parent's blocks come first and the child's new blocks
+after them (changing a field of a parent's block keeps its place).
 """
 from __future__ import annotations
 

@@ -78,12 +78,14 @@ def leave_probability(shared_logit, b_tie, b_legal, b_risk, tie, parole_open, ri
     return expit(logit)
 
 
-def can_afford(savings_usd, cost_usd, savings_multiplier):
-    """Capability: savings (raised by aid) cover a journey's cost ("migration hump").
+def affordability_threshold(cost_usd, savings_multiplier):
+    """Savings (USD) a person needs to pay a journey of ``cost_usd`` once aid raises savings."""
+    return np.asarray(cost_usd) / savings_multiplier
 
-    Savings are float32 USD in both engines; the comparison is savings >= cost / multiplier.
-    """
-    return np.asarray(savings_usd) >= np.asarray(cost_usd) / savings_multiplier
+
+def can_afford(savings_usd, threshold_usd):
+    """Capability: savings cover the journey ("migration hump"); savings are float32 USD in both engines."""
+    return np.asarray(savings_usd) >= threshold_usd
 
 
 # ----------------------------------------------------------------- routes
