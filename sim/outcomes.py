@@ -163,7 +163,8 @@ def quantiles(frame: pd.DataFrame, by=("scenario", "month", "metric"), q=(0.1, 0
     for _, runs in frame.groupby("scenario", observed=True, sort=False):
         per_run = runs.groupby(list(by) + ["replicate"], observed=True)["value"].sum()
         wide = per_run.unstack("replicate", fill_value=0.0)
-        wide = wide.reindex(columns=sorted(runs["replicate"].unique()), fill_value=0.0)
+        grid = pd.MultiIndex.from_product([sorted(runs[c].unique()) for c in by], names=list(by))
+        wide = wide.reindex(index=grid, columns=sorted(runs["replicate"].unique()), fill_value=0.0)
         parts.append(pd.DataFrame({f"q{int(round(x * 100)):02d}": wide.quantile(x, axis=1) for x in q},
                                   index=wide.index).reset_index())
     return pd.concat(parts, ignore_index=True)
