@@ -122,6 +122,17 @@ def initial_state(world: World, inputs: list[RunInputs], seeds: list[int]) -> Ag
                       blocked_until=np.zeros(size, np.int16))
 
 
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack per-run arrays along a new run axis, zero-padding ragged ones (e.g. parole pools)."""
+    shape = tuple(max(sizes) for sizes in zip(*(a.shape for a in arrays)))
+    if all(a.shape == shape for a in arrays):
+        return np.stack(arrays)
+    out = np.zeros((len(arrays),) + shape, dtype=arrays[0].dtype)
+    for b, a in enumerate(arrays):
+        out[(b,) + tuple(slice(0, k) for k in a.shape)] = a
+    return out
+
+
 class Batch:
     """Shared, stacked inputs of a batch of runs and the route tables the phases use."""
 
@@ -131,7 +142,7 @@ class Batch:
         self.T, self.warmup = len(inputs[0].calendar), inputs[0].warmup
         self.O, self.nodes = len(world.origins), len(world.node_ids)
         for name in inputs[0].stack_fields():
-            setattr(self, name, np.stack([getattr(i, name) for i in inputs]))
+            setattr(self, name, _stack([getattr(i, name) for i in inputs]))
         for name in ("b_network", "b_tie", "b_legal", "b_risk", "route_b_cost", "route_b_risk",
                      "route_b_containment", "attempt_probability", "give_up_probability"):
             setattr(self, name, np.array([getattr(i, name) for i in inputs]))

@@ -32,6 +32,10 @@ def outcome_curves(outcomes: pd.DataFrame, path: str | Path | None = None, metri
     """Median and 10-90 % band over replications for each metric, one panel per metric, one line per scenario."""
     metrics = list(metrics or CURVE_METRICS)
     bands = quantiles(outcomes[outcomes.metric.isin(metrics)])
+    missing = [m for m in metrics if m not in set(bands.metric)]     # no rows at all: zero every month
+    if missing:
+        zeros = outcomes[["scenario", "month"]].drop_duplicates().merge(pd.DataFrame({"metric": missing}), how="cross")
+        bands = pd.concat([bands, zeros.assign(q10=0.0, q50=0.0, q90=0.0)], ignore_index=True)
     bands["date"] = pd.to_datetime(bands["month"] + "-01")
     scenarios = list(dict.fromkeys(outcomes["scenario"]))
     cols = 3 if len(metrics) > 4 else 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .parameters import Strict
 
@@ -26,11 +26,13 @@ class _Dated(Strict):
     end: Month | None = Field(None, description="first month no longer in force (YYYY-MM); none = open-ended")
     note: str = Field("", description="free text: what the block stands for, and its source")
 
-    @model_validator(mode="after")
-    def _end_after_start(self):
-        if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end, info: ValidationInfo):
+        start = info.data.get("start")
+        if end is not None and start is not None and end <= start:
+            raise ValueError(f"end ({end}) must be after start ({start})")
+        return end
 
 
 class AidPolicy(_Dated):

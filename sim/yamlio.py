@@ -191,6 +191,9 @@ def load_with_extends(path: str | Path, _stack: tuple[Path, ...] = ()) -> Locate
     if not isinstance(parent_name, str) or not parent_name.strip():
         raise ScenarioError.single(file, "expected the path of a scenario file", line, "extends")
     parent_path = (path.parent / parent_name)
+    if parent_path.resolve() in _stack + (resolved,):
+        chain = " -> ".join(p.name for p in _stack + (resolved, parent_path.resolve()))
+        raise ScenarioError([Problem(file, line, "extends", f"extends cycle: {chain}")])
     if not parent_path.is_file():
         raise ScenarioError([Problem(file, line, "extends", f"file not found: {parent_path}")])
     parent = load_with_extends(parent_path, _stack + (resolved,))
