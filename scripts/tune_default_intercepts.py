@@ -4,8 +4,7 @@ The origin fixed effects of the leave hazard are set so that ``scenarios/history
 reproduces the mean monthly encounters by nationality of US fiscal year 2022
 (October 2021 - September 2022). A fixed-point iteration on log ratios:
 intercept += log(observed / simulated). Run: python scripts/tune_default_intercepts.py
-(about a minute). Calibration proper (all free parameters, any window) is
-``migsim calibrate``.
+(about a minute).
 """
 from __future__ import annotations
 

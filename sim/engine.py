@@ -187,7 +187,7 @@ def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress=N
             for name, value in month_counts.items():
                 (counts.national if name in counts.national else counts.located)[name][:, t] = value
         if progress is not None:
-            progress(1)
+            progress(batch.B)           # run-months done
     return counts
 
 
@@ -332,7 +332,7 @@ def _home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray
     travel, chosen = travel[go], routes[np.flatnonzero(go), pick[go]]
     state.route[travel] = chosen
     state.leg[travel] = 0
-    state.savings[travel] -= batch.route_cost[travel // n, chosen].astype(np.float32)
+    state.savings[travel] = rules.savings_after_journey(state.savings[travel], batch.route_cost[travel // n, chosen])
     _set_status(state, travel, Status.TRANSIT, step)
 
 

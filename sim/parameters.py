@@ -5,14 +5,14 @@ docs/model.md explains each mechanism and where the defaults come from.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .countries import ORIGINS
 
-# Origin fixed effects of the monthly hazard (log-odds). Tuned once so that the
-# baseline scenario reproduces the mean monthly US southwest-border encounters by
-# nationality of fiscal year 2022 (see docs/model.md, "Defaults"); calibration
-# (`migsim calibrate`) refits them against the observed series.
+# Origin fixed effects of the monthly hazard (log-odds). Tuned once so that
+# scenarios/history.yaml reproduces the mean monthly US southwest-border encounters by
+# nationality of fiscal year 2022 (scripts/tune_default_intercepts.py; docs/model.md,
+# "Defaults").
 DEFAULT_INTERCEPTS = {
     "VEN": -11.54, "CUB": -9.85, "HTI": -8.75, "NIC": -9.08, "HND": -9.76, "GTM": -10.16,
     "SLV": -10.66, "ECU": -11.77, "COL": -11.39, "MEX": -11.57, "PER": -11.4,
@@ -38,6 +38,12 @@ class HazardParameters(Strict):
     success: float = Field(2.00, description="per unit of perceived probability of getting in (0-1)")
     legal_pathway: float = Field(1.00, description="added for people with a sponsor when parole is open to their nationality")
     risk: float = Field(0.60, description="per percentage point of journey death risk, scaled by (1 - risk tolerance)")
+
+    @field_validator("intercept")
+    @classmethod
+    def _keep_default_intercepts(cls, value: dict[str, float]) -> dict[str, float]:
+        """Origins a file leaves out keep their default intercept (a partial map changes only those named)."""
+        return {**DEFAULT_INTERCEPTS, **value}
 
 
 class RouteChoiceParameters(Strict):

@@ -88,6 +88,12 @@ def can_afford(savings_usd, threshold_usd):
     return np.asarray(savings_usd) >= threshold_usd
 
 
+def savings_after_journey(savings_usd, cost_usd):
+    """Savings (float32 USD) left after paying a journey; never below zero (aid may have covered the rest)."""
+    return np.maximum(np.asarray(savings_usd, dtype=np.float32) - np.asarray(cost_usd, dtype=np.float32),
+                      np.float32(0))
+
+
 # ----------------------------------------------------------------- routes
 
 def route_utility(b_cost, b_risk, b_containment, cost_usd, death_risk, interception_probability, risk_level):

@@ -90,8 +90,8 @@ class Scenario(Strict):
     @classmethod
     def _start_in_data(cls, value: str) -> str:
         if not FIRST_DATA_MONTH <= value <= LAST_INPUT_MONTH:
-            raise ValueError(f"start must be between {FIRST_DATA_MONTH} and {LAST_INPUT_MONTH} "
-                             f"(the span of the driver data), got {value}")
+            raise ValueError(f"start must be between {FIRST_DATA_MONTH} (the first year of driver data) "
+                             f"and {LAST_INPUT_MONTH}, got {value}")
         return value
 
     def digest(self) -> str:
@@ -106,7 +106,11 @@ class Scenario(Strict):
         """Return a validated copy with top-level fields replaced (e.g. agents=1000)."""
         data = self.model_dump(mode="json")
         data.update({k: v for k, v in changes.items() if v is not None})
-        return Scenario.model_validate(data)
+        try:
+            return Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError([Problem("command line", None, f"--{'.'.join(map(str, e['loc']))}",
+                                         f"{e['msg']} (got {e.get('input')!r})") for e in exc.errors()]) from None
 
 
 # ---------------------------------------------------------------- loading

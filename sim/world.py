@@ -139,9 +139,10 @@ def build_world(scenario) -> World:
     gdp = np.array([w.gdp_per_capita_usd.get(o, gdp_data[o]) for o in origins], dtype=np.float64)
     agents = allocate_agents(population, int(scenario.agents), scenario.agent_allocation)
 
+    edge_overrides = {"->".join(p.strip() for p in k.split("->")): v for k, v in w.edges.items()}
     edges = []
     for e in graph.edges:
-        o = w.edges.get(f"{e.source}->{e.target}")
+        o = edge_overrides.get(f"{e.source}->{e.target}")
         if o is not None:
             e = Edge(e.source, e.target,
                      e.travel_months if o.travel_months is None else o.travel_months,
