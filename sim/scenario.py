@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, StrictInt, ValidationError, ValidationInfo, field_validator
 
 from .countries import ORIGINS, TRANSIT_COUNTRIES, VISA_COUNTRIES
 from .errors import Problem, ScenarioError
@@ -37,13 +37,19 @@ class DriverChange(Strict):
     change: float | None = Field(None, ge=-1, le=1000, description="step/ramp: relative change (0.5 = +50 %, -0.3 = -30 %)")
     values: dict[Month, float] | None = Field(None, description="schedule: absolute values by month, interpolated between")
 
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end, info: ValidationInfo):
+        start = info.data.get("start")
+        if end is not None and start is not None and end <= start:
+            raise ValueError(f"end ({end}) must be after start ({start})")
+        return end
+
     def model_post_init(self, _context: Any) -> None:
         needs = {"step": ("start", "change"), "ramp": ("start", "end", "change"), "schedule": ("values",)}[self.kind]
         missing = [n for n in needs if getattr(self, n) is None]
         if missing:
             raise ValueError(f"a {self.kind} needs {', '.join(missing)}")
-        if self.kind == "ramp" and self.end <= self.start:
-            raise ValueError("a ramp's end must be after its start")
         if self.values is not None and any(v < 0 for v in self.values.values()):
             raise ValueError("driver values cannot be negative")
 
@@ -73,13 +79,13 @@ class Scenario(Strict):
     name: str = Field(pattern=NAME_PATTERN, description="letters, digits, '_', '-', '.'; names the results folder")
     description: str = ""
     start: Month = Field("2023-01", description="first reported month")
-    months: int = Field(36, ge=1, le=600, description="months reported")
-    warmup_months: int = Field(6, ge=0, le=120, description="months simulated before start under start conditions, not reported")
-    agents: int = Field(200_000, ge=11, le=10**13, description="agents in the sample (all origins)")
+    months: StrictInt = Field(36, ge=1, le=600, description="months reported")
+    warmup_months: StrictInt = Field(6, ge=0, le=120, description="months simulated before start under start conditions, not reported")
+    agents: StrictInt = Field(200_000, ge=11, le=10**13, description="agents in the sample (all origins)")
     agent_allocation: Literal["proportional", "sqrt", "equal"] = Field(
         "sqrt", description="how agents are shared among origins: by population, its square root, or equally")
-    replications: int = Field(5, ge=1, le=100_000)
-    seed: int = Field(12345, ge=0, lt=2**63)
+    replications: StrictInt = Field(5, ge=1, le=100_000)
+    seed: StrictInt = Field(12345, ge=0, lt=2**63)
     origins: list[str] = Field(default_factory=lambda: list(ORIGINS), min_length=1, description="origins simulated")
     world: World = Field(default_factory=World)
     drivers: dict[str, DriverChange] = Field(default_factory=dict, description="named driver changes (uncertainties)")
