@@ -21,18 +21,22 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 UsdPerYear = Annotated[float, Field(ge=0, le=1e13, description="USD per year")]
 
 
-class _Dated(Strict):
-    start: Month = Field(description="first month in force (YYYY-MM)")
-    end: Month | None = Field(None, description="first month no longer in force (YYYY-MM); none = open-ended")
-    note: str = Field("", description="free text: what the block stands for, and its source")
+class EndAfterStart(Strict):
+    """Mixin for blocks with ``start`` and ``end`` months: the end must come after the start."""
 
-    @field_validator("end")
+    @field_validator("end", check_fields=False)
     @classmethod
     def _end_after_start(cls, end, info: ValidationInfo):
         start = info.data.get("start")
         if end is not None and start is not None and end <= start:
             raise ValueError(f"end ({end}) must be after start ({start})")
         return end
+
+
+class _Dated(EndAfterStart):
+    start: Month = Field(description="first month in force (YYYY-MM)")
+    end: Month | None = Field(None, description="first month no longer in force (YYYY-MM); none = open-ended")
+    note: str = Field("", description="free text: what the block stands for, and its source")
 
 
 class AidPolicy(_Dated):

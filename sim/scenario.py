@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, StrictInt, ValidationError, field_validator
 
 from .countries import ORIGINS, TRANSIT_COUNTRIES, VISA_COUNTRIES
 from .errors import Problem, ScenarioError
 from .parameters import Behaviour, Strict
-from .policies import Month, Policy
+from .policies import EndAfterStart, Month, Policy
 from .yamlio import Located, dotted, load_with_extends, problems_from_paths
 
 SCHEMA_VERSION = 1
@@ -26,7 +26,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 Driver = Literal["inflation", "violence", "repression"]
 
 
-class DriverChange(Strict):
+class DriverChange(EndAfterStart):
     """A change to one driver of one origin (or all): a step, a ramp or a schedule of values."""
 
     origin: str = Field(description="ISO3 origin, or ALL")
@@ -36,14 +36,6 @@ class DriverChange(Strict):
     end: Month | None = Field(None, description="ramp: month the full change is reached")
     change: float | None = Field(None, ge=-1, le=1000, description="step/ramp: relative change (0.5 = +50 %, -0.3 = -30 %)")
     values: dict[Month, float] | None = Field(None, description="schedule: absolute values by month, interpolated between")
-
-    @field_validator("end")
-    @classmethod
-    def _end_after_start(cls, end, info: ValidationInfo):
-        start = info.data.get("start")
-        if end is not None and start is not None and end <= start:
-            raise ValueError(f"end ({end}) must be after start ({start})")
-        return end
 
     def model_post_init(self, _context: Any) -> None:
         needs = {"step": ("start", "change"), "ramp": ("start", "end", "change"), "schedule": ("values",)}[self.kind]
@@ -123,13 +115,7 @@ class Scenario(Strict):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read, merge (``extends``) and validate a scenario file; raise ``ScenarioError`` on problems."""
-    located = load_with_extends(path)
-    located.data.pop("sweep", None) if _sweep_allowed(located) else None
-    return validate_located(located)
-
-
-def _sweep_allowed(located: Located) -> bool:
-    return False  # sweeps are read by sim.experiments; a plain scenario must not carry one
+    return validate_located(load_with_extends(path))
 
 
 def validate_located(located: Located, model: type[BaseModel] = Scenario) -> Any:
