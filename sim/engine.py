@@ -147,6 +147,9 @@ class Batch:
                      "route_b_containment", "attempt_probability", "give_up_probability"):
             setattr(self, name, np.array([getattr(i, name) for i in inputs]))
         self.weight = world.persons_per_agent
+        self.agent_origin = world.agent_origin      # origin of each agent of a run, built once per batch
+        # row of each agent's (origin, tie=0, risk level 0) entry in a run's flattened leave table
+        self.leave_row = self.agent_origin.astype(np.int16) * np.int16(2 * rules.RISK_LEVELS)
         country = np.array([TRANSIT_COUNTRIES.index(c) if c in TRANSIT_COUNTRIES else -1 for c in world.node_country])
         self.node_country = country
         R, L = world.route_nodes.shape
@@ -234,7 +237,7 @@ class _Events:
                 self.located[metric].shape)
 
     def batch_origin(self, idx: np.ndarray) -> np.ndarray:
-        return self.batch.world.agent_origin[idx % self.batch.n].astype(np.int64)
+        return self.batch.agent_origin[idx % self.batch.n].astype(np.int64)
 
     def result(self) -> dict[str, np.ndarray]:
         return {**self.national, **self.located}
@@ -283,14 +286,13 @@ def _home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray
     table = leave_table(batch, step, diaspora)                   # (B, O, 2, levels)
     threshold = rules.affordability_threshold(batch.cheapest_route_usd[:, t], batch.savings_multiplier[:, t])
     ids = np.arange(n, dtype=np.uint64)
-    origin = batch.world.agent_origin
-    group = (origin.astype(np.intp) * 2 + 0) * rules.RISK_LEVELS
+    origin = batch.agent_origin
     leavers = []
     for b, seed in enumerate(batch.seeds):
         part = slice(b * n, (b + 1) * n)
         status = state.status[part]
         u = uniform(stream_key(seed, step, Purpose.LEAVE), ids)
-        p = table[b].reshape(-1)[group + state.tie[part] * rules.RISK_LEVELS + state.risk_level[part]]
+        p = table[b].reshape(-1)[batch.leave_row + state.tie[part] * rules.RISK_LEVELS + state.risk_level[part]]
         decide = u < p
         decide &= (status == Status.HOME) | ((status == Status.RETURNED) & (state.blocked_until[part] <= step))
         decide &= rules.can_afford(state.savings[part], threshold[b][origin])
@@ -342,7 +344,7 @@ def _transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, 
         return
     world, n, t = batch.world, batch.n, step
     run = idx // n
-    o = world.agent_origin[idx % n]
+    o = batch.agent_origin[idx % n]
     r, leg = state.route[idx].astype(np.intp), state.leg[idx].astype(np.intp)
     target = world.next_leg[r, leg].astype(np.intp)
     slots = []
@@ -402,7 +404,7 @@ def _border_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
     if idx.size == 0:
         return
     n, t = batch.n, step
-    run, o = idx // n, batch.world.agent_origin[idx % n]
+    run, o = idx // n, batch.agent_origin[idx % n]
     eligible = batch.appointment_eligible[run, t, o]
     demand = np.zeros((batch.B, batch.O))
     np.add.at(demand, (run[eligible], o[eligible]), 1)
