@@ -1,8 +1,11 @@
 """Engine throughput and memory on baseline.yaml: agent-steps per second and bytes per agent.
 
-Usage: python benchmarks/bench_engine.py [--agents 100000 1000000] [--months 120]
+Usage: python benchmarks/bench_engine.py [--agents 100000 1000000] [--months 120] [--mesa-agents 2000]
 Each size runs in its own process so peak memory (resident set) is measured cleanly.
 An agent-step is one agent advanced by one month (warm-up months included).
+The Mesa engine (the same model, agent by agent) runs the same scenario at ``--mesa-agents``;
+the vector engine runs that size too, and the report gives the ratio vector/Mesa both at the
+same size and against the vector engine's largest size.
 """
 from __future__ import annotations
 
@@ -52,21 +55,57 @@ def measure(agents: int, months: int) -> dict:
             "rss_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def measure_mesa(agents: int, months: int) -> dict:
+    """Run one replication of baseline.yaml with the Mesa engine (in this process)."""
+    import sim
+    from sim.inputs import compile_inputs
+    from sim.model import MigrationModel
+    from sim.world import build_world
+
+    scenario = sim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
+        agents=agents, months=months, replications=1)
+    world = build_world(scenario)
+    inputs = compile_inputs(scenario, world)
+    model = MigrationModel(scenario, 0, world, inputs)
+    start = time.perf_counter()
+    model.run()
+    elapsed = time.perf_counter() - start
+    steps = agents * len(inputs.calendar)
+    return {"engine": "mesa", "agents": agents, "months_simulated": len(inputs.calendar), "seconds": round(elapsed, 3),
+            "agent_steps_per_second": round(steps / elapsed), "ns_per_agent_step": round(elapsed / steps * 1e9, 2)}
+
+
+def run_one(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one", *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--agents", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--months", type=int, default=120)
+    parser.add_argument("--mesa-agents", type=int, default=2_000, help="agents for the Mesa engine (0: skip it)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", default="vector", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.agents[0], args.months)))
+        measure_one = measure_mesa if args.engine == "mesa" else measure
+        print(json.dumps(measure_one(args.agents[0], args.months)))
         return
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    for agents in args.agents:
-        out = subprocess.run([sys.executable, __file__, "--one", "--agents", str(agents), "--months", str(args.months)],
-                             capture_output=True, text=True, check=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        print(json.dumps(row))
+    rows = {}
+    sizes = sorted(set(args.agents) | ({args.mesa_agents} if args.mesa_agents else set()))
+    for agents in sizes:
+        rows[agents] = run_one("--agents", str(agents), "--months", str(args.months))
+        print(json.dumps({"engine": "vector", **rows[agents]}))
+    if args.mesa_agents:
+        mesa = run_one("--engine", "mesa", "--agents", str(args.mesa_agents), "--months", str(args.months))
+        print(json.dumps(mesa))
+        same, largest = rows[args.mesa_agents], rows[max(sizes)]
+        print(json.dumps({"ratio_vector_over_mesa_same_size": round(same["agent_steps_per_second"]
+                                                                     / mesa["agent_steps_per_second"], 1),
+                          f"ratio_vector_{max(sizes)}_over_mesa": round(largest["agent_steps_per_second"]
+                                                                          / mesa["agent_steps_per_second"], 1)}))
 
 
 if __name__ == "__main__":

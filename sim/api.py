@@ -18,7 +18,7 @@ from .random import replicate_seed
 from .scenario import Scenario, load_scenario
 from .world import build_world
 
-ENGINES = ("vector",)
+ENGINES = ("vector", "mesa")
 
 
 @dataclass
@@ -77,12 +77,17 @@ def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: i
     seeds = [replicate_seed(scenario.seed, r) for r in range(scenario.replications)]
     per_batch = max(1, min(len(seeds), int(0.5 * available_bytes()) // max(estimate_bytes(n, 1), 1),
                            max(1, 4_000_000 // n)))
+    months = months_of(parse_month(scenario.start), scenario.months)
+    if engine == "mesa":
+        from .model import MigrationModel
+        frames = [tidy(MigrationModel(scenario, r, world, inputs).run(progress), world, months, scenario.name,
+                       [r], [seeds[r]]) for r in range(len(seeds))]
+        return Result(scenario, pd.concat(frames, ignore_index=True), provenance(scenario, seeds, engine))
     frames = []
     for first in range(0, len(seeds), per_batch):
         chunk = list(range(first, min(first + per_batch, len(seeds))))
         counts = simulate(world, [inputs] * len(chunk), [seeds[r] for r in chunk], progress=progress)
-        frames.append(tidy(counts, world, months_of(parse_month(scenario.start), scenario.months),
-                           scenario.name, chunk, [seeds[r] for r in chunk]))
+        frames.append(tidy(counts, world, months, scenario.name, chunk, [seeds[r] for r in chunk]))
     outcomes = pd.concat(frames, ignore_index=True)
     return Result(scenario, outcomes, provenance(scenario, seeds, engine))
 

@@ -24,7 +24,7 @@ from .countries import TRANSIT_COUNTRIES
 from .errors import ResourceError
 from .inputs import RunInputs
 from .random import Purpose, stream_key, uniform
-from .world import World
+from .world import World, route_tables
 
 
 class Status(IntEnum):
@@ -150,21 +150,9 @@ class Batch:
         self.agent_origin = world.agent_origin      # origin of each agent of a run, built once per batch
         # row of each agent's (origin, tie=0, risk level 0) entry in a run's flattened leave table
         self.leave_row = self.agent_origin.astype(np.int16) * np.int16(2 * rules.RISK_LEVELS)
-        country = np.array([TRANSIT_COUNTRIES.index(c) if c in TRANSIT_COUNTRIES else -1 for c in world.node_country])
-        self.node_country = country
-        R, L = world.route_nodes.shape
-        self.route_edge_risk = np.zeros((R, L))
-        self.entry_leg = np.zeros((R, len(TRANSIT_COUNTRIES)), dtype=np.uint8)
-        for r, legs in enumerate(world.route_edges):
-            self.route_edge_risk[r, 1: len(legs) + 1] = [world.edges[e].death_risk for e in legs]
-            for j in range(world.route_length[r] - 1, 0, -1):
-                c = country[world.route_nodes[r, j]]
-                if c >= 0:
-                    self.entry_leg[r, c] = j
-        # a traveller is not intercepted by the country of their own nationality
-        own = np.array([TRANSIT_COUNTRIES.index(o) if o in TRANSIT_COUNTRIES else -2 for o in world.origins])
-        self.own_country = own
-        self.max_slots = int((world.next_leg - np.arange(L)[None, :]).max())
+        tables = route_tables(world)
+        self.node_country, self.own_country = tables.node_transit, tables.origin_transit
+        self.route_edge_risk, self.entry_leg, self.max_slots = tables.edge_risk, tables.entry_leg, tables.max_slots
 
     def keys(self, step: int, purpose: int) -> np.ndarray:
         """Stream key of every run for one month step and purpose."""

@@ -146,8 +146,17 @@ def capacity_share(probability, capacity_persons, demand_persons):
 
 
 def persons(counts_by_origin, persons_per_agent):
-    """Persons from agent counts by origin (last axis): the one place agents become persons."""
-    return np.asarray(counts_by_origin, dtype=np.float64) @ np.asarray(persons_per_agent, dtype=np.float64)
+    """Persons from agent counts by origin (last axis): the one place agents become persons.
+
+    Summed origin by origin in a fixed order, so the result is bit-identical whatever the
+    leading axes (one run or a batch) and in both engines.
+    """
+    counts = np.asarray(counts_by_origin, dtype=np.float64)
+    weights = np.asarray(persons_per_agent, dtype=np.float64)
+    total = np.zeros(counts.shape[:-1])
+    for o in range(counts.shape[-1]):
+        total = total + counts[..., o] * weights[o]
+    return total
 
 
 def pick_outcome(shares, u):

@@ -15,7 +15,7 @@ import numpy as np
 from ruamel.yaml import YAML
 
 from . import datasets
-from .countries import ORIGINS
+from .countries import ORIGINS, TRANSIT_COUNTRIES
 
 DATA_DIR = Path(__file__).parent / "data"
 BORDER_NODE = "MEX_NORTH"
@@ -116,6 +116,36 @@ class World:
     def route_label(self, r: int) -> str:
         """Readable name of route ``r``: its nodes joined by '>'."""
         return ">".join(self.node_ids[n] for n in self.route_nodes[r, : self.route_length[r]])
+
+
+@dataclass(frozen=True)
+class RouteTables:
+    """Lookup tables of the routes that both engines read (R routes, L nodes per route, C transit countries)."""
+
+    node_transit: np.ndarray      # (nodes,) position of the node's country in TRANSIT_COUNTRIES, -1 elsewhere
+    origin_transit: np.ndarray    # (origins,) the origin's position in TRANSIT_COUNTRIES, -2 when it is none
+    edge_risk: np.ndarray         # (R, L) death risk of the leg that reaches route position j (0 at j = 0)
+    entry_leg: np.ndarray         # (R, C) route position of the first node in each transit country (0: none)
+    max_slots: int                # most route positions a traveller can pass in one month
+
+
+def route_tables(world: World) -> RouteTables:
+    """Build the ``RouteTables`` of a world: who polices which node, leg risks, country entry points."""
+    node_transit = np.array([TRANSIT_COUNTRIES.index(c) if c in TRANSIT_COUNTRIES else -1
+                             for c in world.node_country])
+    R, L = world.route_nodes.shape
+    edge_risk = np.zeros((R, L))
+    entry_leg = np.zeros((R, len(TRANSIT_COUNTRIES)), dtype=np.uint8)
+    for r, legs in enumerate(world.route_edges):
+        edge_risk[r, 1: len(legs) + 1] = [world.edges[e].death_risk for e in legs]
+        for j in range(world.route_length[r] - 1, 0, -1):
+            c = node_transit[world.route_nodes[r, j]]
+            if c >= 0:
+                entry_leg[r, c] = j
+    # a traveller is not intercepted by the country of their own nationality
+    origin_transit = np.array([TRANSIT_COUNTRIES.index(o) if o in TRANSIT_COUNTRIES else -2 for o in world.origins])
+    max_slots = int((world.next_leg - np.arange(L)[None, :]).max())
+    return RouteTables(node_transit, origin_transit, edge_risk, entry_leg, max_slots)
 
 
 def allocate_agents(population: np.ndarray, agents: int, method: str) -> np.ndarray:

@@ -33,6 +33,23 @@ def baseline() -> sim.Scenario:
     return sim.load_scenario(BASELINE)
 
 
+def shipped_scenario_files() -> list[Path]:
+    """Every YAML file shipped in scenarios/ (scenarios, and sweep or calibration files built on one)."""
+    return sorted(SCENARIOS.glob("*.yaml"))
+
+
+def load_base_scenario(path) -> sim.Scenario:
+    """The scenario a shipped file describes, without blocks that other commands read (sweep, calibration)."""
+    from sim.scenario import validate_located
+    from sim.yamlio import load_with_extends
+
+    located = load_with_extends(path)
+    if isinstance(located.data, dict):
+        for block in ("sweep", "calibration"):
+            located.data.pop(block, None)
+    return validate_located(located)
+
+
 def small(**fields) -> sim.Scenario:
     """A small validated scenario built from scratch (no extends); fields override the defaults."""
     base = dict(schema_version=1, name="t", agents=5_000, months=6, warmup_months=2, replications=1,

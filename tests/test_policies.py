@@ -13,7 +13,7 @@ from sim.calendar import parse_month
 from sim.inputs import DRIVERS, compile_inputs
 from sim.world import build_world
 
-from conftest import SCENARIOS
+from conftest import SCENARIOS, load_base_scenario, shipped_scenario_files
 
 SMALL = dict(agents=20_000, months=24, replications=3)
 
@@ -322,12 +322,12 @@ def test_enforcement_spending_is_reported_by_location(tmp_path):
     assert np.allclose(spend["MEX"], 2e7)
 
 
-SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+SHIPPED = shipped_scenario_files()
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_scenario_loads_and_runs_small(path):
-    scenario = sim.load_scenario(path)
+    scenario = load_base_scenario(path)
     result = sim.run(scenario, agents=3_000, months=6, replications=1)
     frame = result.to_frame()
     assert set(frame.scenario) == {scenario.name}
