@@ -1,6 +1,9 @@
 """Engine throughput and memory on baseline.yaml: agent-steps per second and bytes per agent.
 
 Usage: python benchmarks/bench_engine.py [--agents 100000 1000000] [--months 120] [--mesa-agents 2000]
+                                        [--flee-days 300]
+Both vector modes are measured at each size: per-agent draws (``vector``, the reference)
+and grouped home draws (``grouped``, sim/home_pools.py).
 Each size runs in its own process so peak memory (resident set) is measured cleanly.
 An agent-step is one agent advanced by one month (warm-up months included).
 The Mesa engine (the same model, agent by agent) runs the same scenario at ``--mesa-agents``;
@@ -22,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(agents: int, months: int) -> dict:
-    """Run one replication of baseline.yaml and measure it (in this process)."""
+def measure(agents: int, months: int, grouped: bool = False) -> dict:
+    """Run one replication of baseline.yaml and measure it (in this process); ``grouped``: grouped home draws."""
     import sim
     from sim.engine import initial_state, simulate
     from sim.inputs import compile_inputs
@@ -40,14 +43,14 @@ def measure(agents: int, months: int) -> dict:
     del state
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.perf_counter()
-    simulate(world, [inputs], [seed])
+    simulate(world, [inputs], [seed], grouped=grouped)
     elapsed = time.perf_counter() - start
     tracemalloc.start()      # second pass for memory: tracing slows allocation, so it is not timed
-    simulate(world, [inputs], [seed])
+    simulate(world, [inputs], [seed], grouped=grouped)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     steps = agents * len(inputs.calendar)
-    return {"agents": agents, "months_simulated": len(inputs.calendar), "seconds": round(elapsed, 3),
+    return {"engine": "grouped" if grouped else "vector", "agents": agents, "months_simulated": len(inputs.calendar), "seconds": round(elapsed, 3),
             "agent_steps_per_second": round(steps / elapsed), "ns_per_agent_step": round(elapsed / steps * 1e9, 2),
             "state_bytes_per_agent": round(state_bytes / agents, 2),
             "peak_traced_bytes_per_agent": round(traced_peak / agents, 2),
@@ -85,27 +88,47 @@ def main() -> None:
     parser.add_argument("--agents", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--months", type=int, default=120)
     parser.add_argument("--mesa-agents", type=int, default=2_000, help="agents for the Mesa engine (0: skip it)")
+    parser.add_argument("--flee-days", type=int, default=300, help="days of Flee's Mali case (0: skip Flee)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--engine", default="vector", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        measure_one = measure_mesa if args.engine == "mesa" else measure
-        print(json.dumps(measure_one(args.agents[0], args.months)))
+        if args.engine == "mesa":
+            print(json.dumps(measure_mesa(args.agents[0], args.months)))
+        else:
+            print(json.dumps(measure(args.agents[0], args.months, grouped=args.engine == "grouped")))
         return
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    rows = {}
+    rows, grouped = {}, {}
     sizes = sorted(set(args.agents) | ({args.mesa_agents} if args.mesa_agents else set()))
     for agents in sizes:
         rows[agents] = run_one("--agents", str(agents), "--months", str(args.months))
-        print(json.dumps({"engine": "vector", **rows[agents]}))
+        print(json.dumps(rows[agents]))
+        grouped[agents] = run_one("--engine", "grouped", "--agents", str(agents), "--months", str(args.months))
+        print(json.dumps(grouped[agents]))
     if args.mesa_agents:
         mesa = run_one("--engine", "mesa", "--agents", str(args.mesa_agents), "--months", str(args.months))
         print(json.dumps(mesa))
-        same, largest = rows[args.mesa_agents], rows[max(sizes)]
+        same, largest = rows[args.mesa_agents], grouped[max(sizes)]
         print(json.dumps({"ratio_vector_over_mesa_same_size": round(same["agent_steps_per_second"]
                                                                      / mesa["agent_steps_per_second"], 1),
-                          f"ratio_vector_{max(sizes)}_over_mesa": round(largest["agent_steps_per_second"]
+                          f"ratio_vector_{max(sizes)}_over_mesa": round(rows[max(sizes)]["agent_steps_per_second"]
+                                                                        / mesa["agent_steps_per_second"], 1),
+                          f"ratio_grouped_{max(sizes)}_over_mesa": round(largest["agent_steps_per_second"]
                                                                           / mesa["agent_steps_per_second"], 1)}))
+    if args.flee_days:
+        flee = subprocess.run([sys.executable, str(Path(__file__).with_name("peer_flee.py")), "--days",
+                               str(args.flee_days)], capture_output=True, text=True)
+        if flee.returncode != 0:
+            print(json.dumps({"flee": "skipped", "reason": flee.stderr.strip()[-300:]}))
+            return
+        peer = json.loads(flee.stdout)
+        print(json.dumps(peer))
+        top = max(sizes)
+        print(json.dumps({f"ratio_vector_{top}_over_flee": round(rows[top]["agent_steps_per_second"]
+                                                                 / peer["agent_steps_per_second"], 1),
+                          f"ratio_grouped_{top}_over_flee": round(grouped[top]["agent_steps_per_second"]
+                                                                  / peer["agent_steps_per_second"], 1)}))
 
 
 if __name__ == "__main__":

@@ -10,5 +10,6 @@ Quick start::
 from .api import Result, run
 from .errors import ResourceError, ScenarioError
 from .scenario import Scenario, load_scenario
+from .sweep.store import load_results
 
-__all__ = ["run", "Result", "Scenario", "load_scenario", "ScenarioError", "ResourceError"]
+__all__ = ["run", "Result", "Scenario", "load_scenario", "ScenarioError", "ResourceError", "load_results"]

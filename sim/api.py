@@ -1,6 +1,7 @@
 """The Python API: ``run(scenario) -> Result``; the command line uses the same calls."""
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from .random import replicate_seed
 from .scenario import Scenario, load_scenario
 from .world import build_world
 
-ENGINES = ("vector", "mesa")
+ENGINES = ("vector", "grouped", "mesa")
+"""vector: arrays, one draw per person (the reference; Mesa reproduces it exactly); grouped: the vector
+engine with home decisions drawn per group (same distribution, cost follows the movers); mesa: Mesa agents."""
 
 
 @dataclass
@@ -64,7 +67,10 @@ class Result:
 def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: int | None = None,
         replications: int | None = None, seed: int | None = None, engine: str = "vector",
         progress=None) -> Result:
-    """Simulate every replication of a scenario (a ``Scenario`` or a path to a YAML file)."""
+    """Simulate every replication of a scenario (a ``Scenario`` or a path to a YAML file).
+
+    ``engine``: ``vector`` (default), ``grouped`` or ``mesa`` (see ``ENGINES``).
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     scenario = scenario.with_overrides(agents=agents, months=months, replications=replications, seed=seed)
@@ -72,10 +78,11 @@ def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: i
         raise ValueError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})")
     world = build_world(scenario)
     n = int(world.agents_per_origin.sum())
-    check_memory(n, 1)
+    grouped = engine == "grouped"
+    check_memory(n, 1, grouped)
     inputs = compile_inputs(scenario, world)
     seeds = [replicate_seed(scenario.seed, r) for r in range(scenario.replications)]
-    per_batch = max(1, min(len(seeds), int(0.5 * available_bytes()) // max(estimate_bytes(n, 1), 1),
+    per_batch = max(1, min(len(seeds), int(0.5 * available_bytes()) // max(estimate_bytes(n, 1, grouped), 1),
                            max(1, 4_000_000 // n)))
     months = months_of(parse_month(scenario.start), scenario.months)
     if engine == "mesa":
@@ -86,7 +93,8 @@ def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: i
     frames = []
     for first in range(0, len(seeds), per_batch):
         chunk = list(range(first, min(first + per_batch, len(seeds))))
-        counts = simulate(world, [inputs] * len(chunk), [seeds[r] for r in chunk], progress=progress)
+        counts = simulate(world, [inputs] * len(chunk), [seeds[r] for r in chunk], progress=progress,
+                          grouped=grouped)
         frames.append(tidy(counts, world, months, scenario.name, chunk, [seeds[r] for r in chunk]))
     outcomes = pd.concat(frames, ignore_index=True)
     return Result(scenario, outcomes, provenance(scenario, seeds, engine))
@@ -96,14 +104,17 @@ def save_result(result: Result, out_dir: Path, fmt: str = "parquet", plot: bool 
     """Write a result: outcomes (Parquet or CSV), scenario.yaml, manifest.json, outcome_curves.png.
 
     Files are written into a temporary folder beside ``out_dir`` and moved into place at the
-    end, so an interrupted save leaves the previous results (if any) untouched.
+    end, so an interrupted or failed save (full disk, read-only folder) leaves the previous
+    results (if any) untouched. A folder that holds anything but the results of a run is
+    never replaced (``FileExistsError``).
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    out_dir = check_results_folder(out_dir)
+    existed = out_dir.exists()
     staging = out_dir.parent / f".{out_dir.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
         name = "outcomes.csv" if fmt == "csv" else "outcomes.parquet"
         write_outcomes(result.outcomes, staging / name, result.provenance, fmt=fmt)
         from ruamel.yaml import YAML
@@ -116,15 +127,49 @@ def save_result(result: Result, out_dir: Path, fmt: str = "parquet", plot: bool 
         atomic_write_bytes(staging / "manifest.json", json.dumps(manifest, indent=2).encode())
         if plot:
             result.plot(staging / "outcome_curves.png")
-        if out_dir.exists():
+        if existed:
             old = out_dir.parent / f".{out_dir.name}.old"
             shutil.rmtree(old, ignore_errors=True)
             out_dir.rename(old)
-            staging.rename(out_dir)
+            try:
+                staging.rename(out_dir)
+            except BaseException:
+                old.rename(out_dir)                 # put the previous results back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             staging.rename(out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        kept = "the earlier results there are unchanged" if existed else "nothing was written"
+        raise OSError(exc.errno, f"cannot write the results into {out_dir} "
+                      f"({exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}); {kept}") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def check_results_folder(out_dir: str | Path) -> Path:
+    """Raise ``FileExistsError`` unless new results may go to ``out_dir`` (absent, empty, or an earlier run's)."""
+    out_dir = Path(out_dir)
+    if not _replaceable(out_dir):
+        raise FileExistsError(errno.EEXIST, f"{out_dir} exists and does not hold the results of a run (no migsim "
+                              "manifest.json): choose another --out, or empty it first")
+    return out_dir
+
+
+def _replaceable(out_dir: Path) -> bool:
+    """Whether new results may replace ``out_dir``: absent, empty, or the results of an earlier run."""
+    if not out_dir.exists():
+        return True
+    if not out_dir.is_dir():
+        return False
+    if not any(out_dir.iterdir()):
+        return True
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(manifest, dict) and manifest.get("package") == "migsim" and "kind" not in manifest
+            and "outcomes" in manifest)

@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--months", type=_positive, help="months to report (overrides the file)")
     run.add_argument("--replications", type=_positive, help="replications (overrides the file)")
     run.add_argument("--seed", type=int, help="random seed (overrides the file)")
-    run.add_argument("--engine", choices=["vector"], default="vector", help="simulation engine (default: vector)")
+    run.add_argument("--engine", choices=["vector", "grouped", "mesa"], default="vector",
+                     help="simulation engine: vector (arrays, default), grouped (vector with home decisions drawn "
+                     "per group: same distribution, much faster for large samples) or mesa (Mesa agents; the same "
+                     "numbers as vector)")
     run.add_argument("--out", type=Path, help="results folder (default: results/<scenario name>/)")
     run.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="outcomes file format")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -45,18 +48,36 @@ def build_parser() -> argparse.ArgumentParser:
                            "every problem with file, line and key. Exit code 2 when any file is invalid.")
     check.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
     check.set_defaults(handler=cmd_check)
+
+    app = sub.add_parser("app", help="explore a scenario in the browser (Mesa SolaraViz)",
+                         description="Serve an interactive page on 127.0.0.1: the route network with the people "
+                         "at each node, live outcome curves, and sliders for aid, containment, enforcement and "
+                         "appointments. Open the printed address in a browser; Ctrl-C stops it.")
+    app.add_argument("scenario", type=Path, help="scenario YAML file")
+    app.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default: 8765; 0 = any free port)")
+    app.add_argument("--agents", type=_positive, default=20_000, help="agents in the sample (default: 20,000)")
+    app.set_defaults(handler=cmd_app)
+
+    from .sweep.commands import add_subcommands
+    add_subcommands(sub)              # sweep, analyze
+    from .compare.commands import add_subcommands as add_compare
+    add_compare(sub, _positive)       # compare, plot
+    from .calibrate import add_subcommand as add_calibrate
+    from .validate import add_subcommand as add_validate
+    add_calibrate(sub, _positive)     # calibrate
+    add_validate(sub, _positive)      # validate
     return parser
 
 
 def cmd_run(args) -> int:
     """``migsim run``: simulate, save, print a summary."""
-    from .api import run, save_result
+    from .api import check_results_folder, run, save_result
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     scenario = scenario.with_overrides(agents=args.agents, months=args.months,
                                        replications=args.replications, seed=args.seed)
-    out = args.out or Path("results") / scenario.name
+    out = check_results_folder(args.out or Path("results") / scenario.name)    # before the run, not after
     if args.quiet:
         result = run(scenario, engine=args.engine)
     else:
@@ -90,6 +111,27 @@ def _print_summary(result, out: Path) -> None:
     console.print(f"results written to [bold]{out}[/bold]")
 
 
+def cmd_app(args) -> int:
+    """``migsim app``: validate the scenario, then serve the SolaraViz page on 127.0.0.1."""
+    import os
+    import subprocess
+
+    from .app import ENV_AGENTS, ENV_SCENARIO, LOCALHOST
+    from .scenario import load_scenario
+
+    load_scenario(args.scenario)                  # bad files stop here with exit code 2
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
+        return EXIT_INPUT
+    env = {**os.environ, ENV_SCENARIO: str(args.scenario.resolve()), ENV_AGENTS: str(args.agents),
+           "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",          # nothing leaves the machine
+           "PYTHONWARNINGS": "ignore:Cookies with samesite"}       # plain http on 127.0.0.1 is intended
+    print(f"serving {args.scenario} on http://{LOCALHOST}:{args.port} (Ctrl-C stops)", flush=True)
+    command = [sys.executable, "-m", "solara", "run", "sim.app", "--host", LOCALHOST, "--port", str(args.port),
+               "--production", "--no-open", "--log-level", "warning"]
+    return subprocess.call(command, env=env)
+
+
 def cmd_check(args) -> int:
     """``migsim check``: validate files, print OK or the problems."""
     from .scenario import load_scenario
@@ -97,6 +139,12 @@ def cmd_check(args) -> int:
     failed = False
     for path in args.files:
         try:
+            from .compare.study import check_study_file
+            from .sweep.commands import check_sweep_file
+            kind_line = check_study_file(path) or check_sweep_file(path)    # None for a plain scenario
+            if kind_line:
+                print(kind_line)
+                continue
             scenario = load_scenario(path)
         except ScenarioError as exc:
             failed = True

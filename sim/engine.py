@@ -24,6 +24,7 @@ from .countries import TRANSIT_COUNTRIES
 from .errors import ResourceError
 from .inputs import RunInputs
 from .random import Purpose, stream_key, uniform
+from .home_pools import POOL_BYTES_PER_AGENT, HomePools
 from .world import World, route_tables
 
 
@@ -44,6 +45,7 @@ LOCATED_METRICS = ("intercepted", "deported", "deaths", "in_transit")
 STATE_BYTES_PER_AGENT = 15
 WORK_BYTES_PER_AGENT = 48      # temporaries of the home phase, per agent of the largest run slice
 NO_ROUTE = 255
+INIT_CHUNK = 1 << 17           # agents per chunk when drawing initial traits (small temporaries)
 
 
 @dataclass
@@ -76,9 +78,10 @@ class Counts:
     enforcement_spent: np.ndarray       # (B, T, K) USD
 
 
-def estimate_bytes(agents: int, runs: int) -> int:
-    """Memory (bytes) the engine needs for ``runs`` runs of ``agents`` agents."""
-    return agents * runs * STATE_BYTES_PER_AGENT + agents * WORK_BYTES_PER_AGENT
+def estimate_bytes(agents: int, runs: int, grouped: bool = False) -> int:
+    """Memory (bytes) the engine needs for ``runs`` runs of ``agents`` agents (``grouped``: with home pools)."""
+    per_agent = STATE_BYTES_PER_AGENT + (POOL_BYTES_PER_AGENT if grouped else 0)
+    return agents * runs * per_agent + agents * WORK_BYTES_PER_AGENT
 
 
 def available_bytes() -> int:
@@ -89,9 +92,9 @@ def available_bytes() -> int:
         return 8 << 30
 
 
-def check_memory(agents: int, runs: int) -> None:
+def check_memory(agents: int, runs: int, grouped: bool = False) -> None:
     """Refuse a batch that would not fit in available memory, with a clear message."""
-    need, have = estimate_bytes(agents, runs), available_bytes()
+    need, have = estimate_bytes(agents, runs, grouped), available_bytes()
     if need > 0.8 * have:
         raise ResourceError(f"{runs} run(s) of {agents:,} agents need about {need / 2**30:,.1f} GiB; "
                             f"only {have / 2**30:,.1f} GiB of memory is available. Use fewer agents "
@@ -103,18 +106,20 @@ def initial_state(world: World, inputs: list[RunInputs], seeds: list[int]) -> Ag
     n = int(world.agents_per_origin.sum())
     B = len(seeds)
     origin = np.tile(world.agent_origin, B)
-    ids = np.arange(n, dtype=np.uint64)
     savings = np.empty(B * n, dtype=np.float32)
     risk = np.empty(B * n, dtype=np.uint8)
     tie = np.empty(B * n, dtype=np.uint8)
-    o = world.agent_origin
+    agent_origin = origin[:n]
     for b, (inp, seed) in enumerate(zip(inputs, seeds)):
-        part = slice(b * n, (b + 1) * n)
-        savings[part] = rules.initial_savings(world.gdp_per_capita[o], inp.savings_to_income, inp.savings_sigma,
-                                              uniform(stream_key(seed, 0, Purpose.SAVINGS), ids))
-        risk[part] = rules.risk_tolerance_level(uniform(stream_key(seed, 0, Purpose.RISK_TOLERANCE), ids))
         p_tie = rules.tie_probability(world.diaspora, world.population, inp.tie_scale)
-        tie[part] = uniform(stream_key(seed, 0, Purpose.TIE), ids) < p_tie[o]
+        for first in range(0, n, INIT_CHUNK):            # in chunks: temporaries stay small for huge samples
+            ids = np.arange(first, min(first + INIT_CHUNK, n), dtype=np.uint64)
+            o = agent_origin[first: first + ids.size]
+            part = slice(b * n + first, b * n + first + ids.size)
+            savings[part] = rules.initial_savings(world.gdp_per_capita[o], inp.savings_to_income, inp.savings_sigma,
+                                                  uniform(stream_key(seed, 0, Purpose.SAVINGS), ids))
+            risk[part] = rules.risk_tolerance_level(uniform(stream_key(seed, 0, Purpose.RISK_TOLERANCE), ids))
+            tie[part] = uniform(stream_key(seed, 0, Purpose.TIE), ids) < p_tie[o]
     size = B * n
     return AgentState(origin=origin, status=np.zeros(size, np.uint8), route=np.full(size, NO_ROUTE, np.uint8),
                       leg=np.zeros(size, np.uint8), savings=savings, risk_level=risk, tie=tie,
@@ -159,12 +164,18 @@ class Batch:
         return np.array([stream_key(s, step, purpose) for s in self.seeds], dtype=np.uint64)
 
 
-def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress=None) -> Counts:
-    """Run a batch: one ``RunInputs`` and one seed per run; returns agent counts of every metric."""
+def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress=None, grouped: bool = False) -> Counts:
+    """Run a batch: one ``RunInputs`` and one seed per run; returns agent counts of every metric.
+
+    ``grouped``: draw home decisions per group (``sim.home_pools``): the same distribution
+    as per-agent draws at a cost that follows the movers; per-agent draws (the default) are
+    the ones the Mesa engine reproduces exactly.
+    """
     n = int(world.agents_per_origin.sum())
-    check_memory(n, len(seeds))
+    check_memory(n, len(seeds), grouped)
     batch = Batch(world, inputs, seeds)
     state = initial_state(world, inputs, seeds)
+    pools = HomePools(batch, state) if grouped else None
     T_out = batch.T - batch.warmup
     shape = (batch.B, T_out, batch.O)
     counts = Counts({m: np.zeros(shape, np.int64) for m in NATIONAL_METRICS},
@@ -172,7 +183,7 @@ def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress=N
                     batch.aid_spent[:, batch.warmup:].copy(), batch.enforcement_spent[:, batch.warmup:].copy())
     diaspora = np.tile(world.diaspora, (batch.B, 1))
     for step in range(batch.T):
-        month_counts = step_month(batch, state, step, diaspora)
+        month_counts = step_month(batch, state, step, diaspora, pools)
         if step >= batch.warmup:
             t = step - batch.warmup
             for name, value in month_counts.items():
@@ -182,21 +193,34 @@ def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress=N
     return counts
 
 
-def step_month(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray) -> dict[str, np.ndarray]:
-    """Advance every agent of the batch by one month; returns this month's counts by metric."""
+def step_month(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray,
+               pools: HomePools | None = None) -> dict[str, np.ndarray]:
+    """Advance every agent of the batch by one month; returns this month's counts by metric.
+
+    ``pools``: grouped home decisions (``sim.home_pools``); None draws for every agent.
+    """
     world, B, n, O = batch.world, batch.B, batch.n, batch.O
     status = state.status
-    transit = np.flatnonzero(status == Status.TRANSIT)
-    border = np.flatnonzero(status == Status.BORDER)
+    if pools is None:
+        transit = np.flatnonzero(status == Status.TRANSIT)
+        border = np.flatnonzero(status == Status.BORDER)
+    else:
+        transit, border = pools.on_the_way()
     events = _Events(batch)
 
-    _home_phase(batch, state, step, diaspora, events)
+    travellers = _home_phase(batch, state, step, diaspora, events, pools)
     _transit_phase(batch, state, step, transit, events)
     _border_phase(batch, state, step, border, events)
+    if pools is not None:
+        for idx in (transit, border):
+            pools.bar(idx[(status[idx] == Status.RETURNED)])
 
     entered = events.national["entries_irregular"] + events.national["entries_legal"]
     diaspora += entered * batch.weight[None, :]
-    moving = np.flatnonzero((status == Status.TRANSIT) | (status == Status.BORDER))
+    if pools is None:
+        moving = np.flatnonzero((status == Status.TRANSIT) | (status == Status.BORDER))
+    else:
+        moving = pools.end_month(travellers)
     location = np.where(status[moving] == Status.BORDER, world.border,
                         world.route_nodes[state.route[moving], state.leg[moving]])
     events.located_add("in_transit", moving, location)
@@ -268,11 +292,30 @@ def _parole_open(batch: Batch, t: int) -> np.ndarray:
     return (pool >= 0) & (places > 0)
 
 
-def _home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray, events: _Events) -> None:
-    """People at home (or returned and no longer barred) decide whether and how to leave."""
-    n, t = batch.n, step
+def _home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray, events: _Events,
+                pools: HomePools | None = None) -> np.ndarray:
+    """People at home (or returned and no longer barred) decide whether and how to leave.
+
+    Returns the global positions of those who set out (now on the way).
+    """
     table = leave_table(batch, step, diaspora)                   # (B, O, 2, levels)
-    threshold = rules.affordability_threshold(batch.cheapest_route_usd[:, t], batch.savings_multiplier[:, t])
+    threshold = rules.affordability_threshold(batch.cheapest_route_usd[:, step], batch.savings_multiplier[:, step])
+    if pools is None:
+        leave = _leavers_per_agent(batch, state, step, table, threshold)
+    else:
+        pools.release(step)
+        leave = pools.draw_leavers(step, table, threshold)
+    _set_out(batch, state, step, leave, events)
+    status = state.status[leave]
+    if pools is not None:                                        # no parole and no affordable open route: stay
+        pools.stay(leave[(status == Status.HOME) | (status == Status.RETURNED)])
+    return leave[status == Status.TRANSIT]
+
+
+def _leavers_per_agent(batch: Batch, state: AgentState, step: int, table: np.ndarray,
+                       threshold: np.ndarray) -> np.ndarray:
+    """Global positions of the people who decide to leave, one draw per person free to leave."""
+    n = batch.n
     ids = np.arange(n, dtype=np.uint64)
     origin = batch.agent_origin
     leavers = []
@@ -285,7 +328,13 @@ def _home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray
         decide &= (status == Status.HOME) | ((status == Status.RETURNED) & (state.blocked_until[part] <= step))
         decide &= rules.can_afford(state.savings[part], threshold[b][origin])
         leavers.append(np.flatnonzero(decide) + b * n)
-    leave = np.concatenate(leavers)
+    return np.concatenate(leavers)
+
+
+def _set_out(batch: Batch, state: AgentState, step: int, leave: np.ndarray, events: _Events) -> None:
+    """Leavers apply for parole (with a sponsor, when their nationality has places) or choose a route."""
+    n, t = batch.n, step
+    origin = batch.agent_origin
     if leave.size == 0:
         return
     run = leave // n

@@ -82,8 +82,8 @@ def compile_inputs(scenario, world: World | None = None) -> RunInputs:
 
     aid_budget = _aid_budget(policies, origins)
     aid = behaviour.aid
-    aid_per_person = np.array([[sum(aid_budget(m - aid.lag_months - k) for k in range(12))[i] / world.population[i]
-                                for i in range(len(origins))] for m in calendar])       # USD/person/year
+    aid_per_person = np.array([sum(aid_budget(m - aid.lag_months - k) for k in range(12)) / world.population
+                               for m in calendar])                                       # USD/person/year
     drivers = _driver_series(scenario, origins, calendar)
     for d, elasticity in enumerate((aid.inflation_elasticity, aid.violence_elasticity, aid.repression_elasticity)):
         drivers[:, :, d] *= rules.aid_driver_multiplier(aid_per_person, aid.half_saturation_usd_per_person, elasticity)

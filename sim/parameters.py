@@ -20,9 +20,10 @@ DEFAULT_INTERCEPTS = {
 
 
 class Strict(BaseModel):
-    """Base for every schema model: unknown keys are errors, values are checked on assignment."""
+    """Base for every schema model: unknown keys are errors, values are checked on assignment,
+    numbers must be finite (``.nan`` and ``.inf`` are refused)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class HazardParameters(Strict):

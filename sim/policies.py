@@ -16,7 +16,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .parameters import Strict
 
-Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+Month = Annotated[str, Field(pattern=MONTH_PATTERN, description="YYYY-MM")]
 Probability = Annotated[float, Field(ge=0, le=1)]
 UsdPerYear = Annotated[float, Field(ge=0, le=1e13, description="USD per year")]
 

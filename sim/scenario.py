@@ -16,13 +16,18 @@ from pydantic import BaseModel, Field, StrictInt, ValidationError, field_validat
 from .countries import ORIGINS, TRANSIT_COUNTRIES, VISA_COUNTRIES
 from .errors import Problem, ScenarioError
 from .parameters import Behaviour, Strict
-from .policies import EndAfterStart, Month, Policy
+from .policies import MONTH_PATTERN, EndAfterStart, Month, Policy
 from .yamlio import Located, dotted, load_with_extends, problems_from_paths
 
 SCHEMA_VERSION = 1
 FIRST_DATA_MONTH = "2015-01"
 LAST_INPUT_MONTH = "2035-12"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+PATTERN_MESSAGES = {
+    NAME_PATTERN: "a name is 1-100 letters, digits, '_', '-' or '.', starting with a letter or digit: "
+                  "it names a folder inside the results folder, so it cannot hold '/' or start with '.'",
+    MONTH_PATTERN: "expected a month written YYYY-MM, e.g. 2023-07",
+}
 Driver = Literal["inflation", "violence", "repression"]
 
 
@@ -44,6 +49,13 @@ class DriverChange(EndAfterStart):
             raise ValueError(f"a {self.kind} needs {', '.join(missing)}")
         if self.values is not None and any(v < 0 for v in self.values.values()):
             raise ValueError("driver values cannot be negative")
+
+    @field_validator("values")
+    @classmethod
+    def _schedule_not_empty(cls, values: dict | None) -> dict | None:
+        if values is not None and not values:
+            raise ValueError("a schedule needs at least one 'YYYY-MM: value' entry")
+        return values
 
 
 class EdgeOverride(Strict):
@@ -115,7 +127,16 @@ class Scenario(Strict):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read, merge (``extends``) and validate a scenario file; raise ``ScenarioError`` on problems."""
-    return validate_located(load_with_extends(path))
+    located = load_with_extends(path)
+    if isinstance(located.data, dict) and "baseline" in located.data and "scenarios" in located.data:
+        file, line = located.where(("scenarios",))
+        raise ScenarioError([Problem(file, line, "scenarios", "this file describes a study (a baseline and "
+                                     "scenarios to compare): run it with `migsim compare`")])
+    if isinstance(located.data, dict) and "sweep" in located.data:
+        file, line = located.where(("sweep",))
+        raise ScenarioError([Problem(file, line, "sweep", "this file describes a sweep: run it with "
+                                     "`migsim sweep` (or sim.sweep.run_sweep), not as a single scenario")])
+    return validate_located(located)
 
 
 def validate_located(located: Located, model: type[BaseModel] = Scenario) -> Any:
@@ -130,6 +151,11 @@ def validate_located(located: Located, model: type[BaseModel] = Scenario) -> Any
     return scenario
 
 
+def validation_problems(located: Located, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
+    """Located problems (file, line, key, message) of a validation error of any schema (scenario, study...)."""
+    return _problems_from_validation(located, exc, model)
+
+
 def _problems_from_validation(located: Located, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -142,13 +168,34 @@ def _problems_from_validation(located: Located, exc: ValidationError, model: typ
                                        (f" (expected one of: {', '.join(sorted(allowed))})" if allowed else ""))
         elif err["type"] == "missing":
             message = "required key is missing"
+        elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") in PATTERN_MESSAGES:
+            message = f"{PATTERN_MESSAGES[err['ctx']['pattern']]} (got {err['input']!r:.60})"
+        elif err["type"] == "union_tag_not_found":
+            message = f"needs a kind: one of {', '.join(_policy_kinds())}"
+        elif err["type"] == "union_tag_invalid":
+            tags = [t.strip(" '") for t in str(err.get("ctx", {}).get("expected_tags", "")).split(",") if t.strip()]
+            got = str(err.get("ctx", {}).get("tag", ""))
+            close = difflib.get_close_matches(got, tags, n=1, cutoff=0.6)
+            message = f"unknown kind '{got}'" + (f"; did you mean '{close[0]}'?" if close else
+                                                 f" (expected one of: {', '.join(tags)})")
+        elif err.get("input", "") is None and err["type"] in ("model_type", "dict_type", "model_attributes_type"):
+            message = ("is null: no file this one extends defines it, so there is nothing to remove; "
+                       "write its fields or delete the line")
         elif "input" in err and err["type"] not in ("union_tag_invalid", "model_type", "dict_type"):
             shown = repr(err["input"])
-            if len(shown) < 60:
+            if len(shown) < 60 and "got " not in message:
                 message += f" (got {shown})"
         file, line = located.where(path)
         problems.append(Problem(file, line, dotted(path), message))
     return problems
+
+
+def _policy_kinds() -> list[str]:
+    """The ``kind`` of every policy block (aid, containment, ...)."""
+    from typing import get_args
+
+    union = get_args(Policy)[0]
+    return [kind for block in get_args(union) for kind in get_args(block.model_fields["kind"].annotation)]
 
 
 def _data_path(data: Any, loc: tuple) -> tuple:

@@ -8,11 +8,13 @@ validation errors can point at the text a person wrote.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedOrderedMap, CommentedSeq, CommentedSet
+from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .errors import Problem, ScenarioError
@@ -52,18 +54,73 @@ def _tag_of(node: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _flow_depth_problem(text: str, file: str) -> ScenarioError | None:
+    """Refuse text whose ``[``/``{`` brackets nest deeper than ``MAX_DEPTH`` before parsing it.
+
+    The YAML scanner slows down with the square of the flow nesting (minutes for a line
+    of 10,000 brackets); a scenario never nests that deep. Brackets inside quoted text
+    count too, which can only refuse a file of more than ``MAX_DEPTH`` unclosed brackets.
+    """
+    depth = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        for char in line:
+            if char in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return ScenarioError.single(file, f"nesting deeper than {MAX_DEPTH} levels "
+                                                "(brackets [ or { opened inside each other)", number)
+            elif char in "]}" and depth:
+                depth -= 1
+    return None
+
+
+def _expanded_size(node: Any, memo: dict[int, int], depth: int = 0) -> int:
+    """Values ``node`` stands for once every alias is copied out, counted without copying.
+
+    Aliases share one object, so each map or list is counted once (memo by id). A
+    map or list inside itself counts as too many.
+    """
+    if not isinstance(node, (CommentedMap, CommentedSeq)) or depth > MAX_DEPTH:
+        return 1
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = MAX_NODES + 1                       # while counting: an alias to itself has no end
+    total = 1
+    for child in (node.values() if isinstance(node, CommentedMap) else node):
+        total += _expanded_size(child, memo, depth + 1)
+        if total > MAX_NODES:
+            break
+    memo[key] = total
+    return total
+
+
+def _line_of_key(node: CommentedMap, key: Any) -> int:
+    """Line (1-based) of a key of a map; a key merged in with ``<<`` gets the map's line."""
+    try:
+        return node.lc.key(key)[0] + 1
+    except (KeyError, TypeError):
+        return node.lc.line + 1
+
+
 def _plain(node: Any, file: str, path: Path_, lines: dict, budget: list[int]) -> Any:
     """Convert ruamel nodes to plain Python data, recording lines and refusing tags."""
     budget[0] -= 1
     if budget[0] < 0:
-        raise ScenarioError.single(file, f"the file expands to more than {MAX_NODES} values "
+        raise ScenarioError.single(file, f"the file expands to more than {MAX_NODES:,} values "
                                    "(aliases repeated many times?); refusing to read it")
     if len(path) > MAX_DEPTH:
-        raise ScenarioError.single(file, f"nesting deeper than {MAX_DEPTH} levels", key=_dotted(path))
+        raise ScenarioError.single(file, f"nesting deeper than {MAX_DEPTH} levels",
+                                   lines.get(path, (file, None))[1], _dotted(path))
     tag = _tag_of(node)
+    if isinstance(node, CommentedOrderedMap):
+        tag = "tag:yaml.org,2002:omap"
+    elif isinstance(node, CommentedSet):
+        tag = "tag:yaml.org,2002:set"
     if tag not in STANDARD_TAGS:
         line = lines.get(path, (file, None))[1]
-        raise ScenarioError.single(file, f"the tag {tag!r} is not allowed: scenario files hold "
+        shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+        raise ScenarioError.single(file, f"the tag '{shown}' is not allowed: scenario files hold "
                                    "plain data only", line, _dotted(path))
     if isinstance(node, CommentedMap):
         out = {}
@@ -71,8 +128,7 @@ def _plain(node: Any, file: str, path: Path_, lines: dict, budget: list[int]) ->
             if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
                 raise ScenarioError.single(file, "keys must be plain words", node.lc.line + 1, _dotted(path))
             key_s = str(key)
-            line = node.lc.key(key)[0] + 1
-            lines[path + (key_s,)] = (file, line)
+            lines[path + (key_s,)] = (file, _line_of_key(node, key))
             out[key_s] = _plain(node[key], file, path + (key_s,), lines, budget)
         return out
     if isinstance(node, CommentedSeq):
@@ -84,15 +140,15 @@ def _plain(node: Any, file: str, path: Path_, lines: dict, budget: list[int]) ->
     if isinstance(node, (str, int, float, bool)) or node is None:
         if isinstance(node, str):
             return str(node)
-        if isinstance(node, bool):
+        if isinstance(node, (bool, ScalarBoolean)):       # an anchored true/false is a ScalarBoolean (an int)
             return bool(node)
         if isinstance(node, int):
             return int(node)
         if isinstance(node, float):
             return float(node)
         return None
-    raise ScenarioError.single(file, f"unsupported YAML value of type {type(node).__name__} "
-                               "(dates must be written as YYYY-MM strings)",
+    hint = " (months are written as YYYY-MM strings)" if "date" in type(node).__name__ else ""
+    raise ScenarioError.single(file, f"unsupported YAML value of type {type(node).__name__}{hint}",
                                lines.get(path, (file, None))[1], _dotted(path))
 
 
@@ -120,6 +176,9 @@ def read_yaml(path: str | Path, text: str | None = None) -> Located:
             raise ScenarioError.single(file, f"not UTF-8 text ({exc.reason})") from None
     if not text.strip():
         raise ScenarioError.single(file, "the file is empty: a scenario needs at least schema_version and name")
+    too_deep = _flow_depth_problem(text, file)
+    if too_deep is not None:
+        raise too_deep
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     try:
@@ -130,17 +189,24 @@ def read_yaml(path: str | Path, text: str | None = None) -> Located:
         message = (exc.problem or str(exc)).strip()
         if "found character '\\t'" in message or "\t" in message:
             message = "tab character: indent with spaces, not tabs"
-        if exc.context and "duplicate" in str(exc.context):
-            message = f"duplicate key: {exc.problem.strip() if exc.problem else ''}".strip()
+        duplicate = re.match(r'found duplicate key "(.*?)" with value', message)
+        if duplicate:
+            message = f'duplicate key "{duplicate.group(1)}": a key may appear only once in a mapping'
         raise ScenarioError.single(file, f"invalid YAML: {message}", line) from None
     except YAMLError as exc:
         raise ScenarioError.single(file, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise ScenarioError.single(file, f"nesting deeper than {MAX_DEPTH} levels") from None
+    except Exception as exc:          # the parser refusing a value (e.g. an integer of 5,000 digits)
+        reason = "a number has too many digits" if "integer string conversion" in str(exc) else str(exc)
+        raise ScenarioError.single(file, f"invalid YAML: {reason}") from None
     if node is None:
         raise ScenarioError.single(file, "the file holds no data: a scenario needs at least schema_version and name")
     if not isinstance(node, CommentedMap):
         raise ScenarioError.single(file, "the top level must be a mapping of keys to values", 1)
+    if _expanded_size(node, {}) > MAX_NODES:
+        raise ScenarioError.single(file, f"the file expands to more than {MAX_NODES:,} values "
+                                   "(aliases repeated many times?); refusing to read it")
     lines: dict[Path_, tuple[str, int]] = {}
     data = _plain(node, file, (), lines, [MAX_NODES])
     return Located(data, lines, file)

@@ -1,6 +1,7 @@
 """Shared fixtures: the repository root, shipped scenarios, small scenarios and YAML writers."""
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 import sim
 from sim.engine import Batch, initial_state, step_month
+from sim.home_pools import HomePools
 from sim.inputs import compile_inputs
 from sim.world import build_world
 
@@ -34,8 +36,11 @@ def baseline() -> sim.Scenario:
 
 
 def shipped_scenario_files() -> list[Path]:
-    """Every YAML file shipped in scenarios/ (scenarios, and sweep or calibration files built on one)."""
-    return sorted(SCENARIOS.glob("*.yaml"))
+    """Every scenario shipped in scenarios/ (plain, or sweep and calibration files built on one; not studies)."""
+    from sim.compare.study import is_study
+    from sim.yamlio import read_yaml
+
+    return sorted(p for p in SCENARIOS.glob("*.yaml") if not is_study(read_yaml(p).data))
 
 
 def load_base_scenario(path) -> sim.Scenario:
@@ -79,7 +84,7 @@ def write_yaml(tmp_path):
 class Stepper:
     """Runs the engine month by month (as ``sim.engine.simulate`` does), keeping the state."""
 
-    def __init__(self, scenario_or_world, inputs=None, seeds=(1,)):
+    def __init__(self, scenario_or_world, inputs=None, seeds=(1,), grouped: bool = False):
         if inputs is None:
             scenario = scenario_or_world
             self.world = build_world(scenario)
@@ -91,6 +96,7 @@ class Stepper:
         self.batch = Batch(self.world, self.inputs, self.seeds)
         self.state = initial_state(self.world, self.inputs, self.seeds)
         self.diaspora = np.tile(self.world.diaspora, (self.batch.B, 1))
+        self.pools = HomePools(self.batch, self.state) if grouped else None
         self.step = 0
 
     @property
@@ -98,7 +104,7 @@ class Stepper:
         return self.batch.T
 
     def advance(self) -> dict[str, np.ndarray]:
-        counts = step_month(self.batch, self.state, self.step, self.diaspora)
+        counts = step_month(self.batch, self.state, self.step, self.diaspora, self.pools)
         self.step += 1
         return counts
 
@@ -109,3 +115,27 @@ class Stepper:
 @pytest.fixture
 def stepper():
     return Stepper
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+needs_browser = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                                   reason="Debian packages chromium and chromium-driver are not installed "
+                                   "(.ci/run installs them)")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium driven by Selenium (Debian's chromium and chromedriver; nothing downloaded)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1500,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()

@@ -12,12 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASELINE, REPO_ROOT
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
-needs_browser = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                                   reason="Debian packages chromium and chromium-driver are not installed (.ci/run installs them)")
-
+from conftest import BASELINE, REPO_ROOT, needs_browser
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -51,22 +46,6 @@ def app_server():
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1500,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def status_line(driver) -> str:
