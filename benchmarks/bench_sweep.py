@@ -1,6 +1,6 @@
 """Sweep throughput: runs per second with 1 and 2 workers, and the time of a 1,000-run sweep.
 
-Usage: python benchmarks/bench_sweep.py [--agents 10000] [--months 120] [--runs-small 96] [--skip-large]
+Usage: python benchmarks/bench_sweep.py [--agents 10000] [--months 120] [--skip-large] [--only-10000]
 
 Every sweep is the shipped ``scenarios/aid_vs_enforcement_sweep.yaml`` (which extends
 ``baseline.yaml``) resized through a file that extends it, run at ``--agents`` agents and
@@ -11,6 +11,7 @@ simulating, writing the parts and the index. Figures:
 - runs per second with 1 worker (in this process) and with 2 worker processes, on a
   sweep of 8 policies x 6 futures x 2 replications = 96 runs;
 - seconds for a 1,000-run sweep (8 policies x 25 futures x 5 replications) on all cores;
+- with ``--only-10000``: seconds for a 10,000-run sweep (8 policies x 250 futures x 5 replications);
 - the share of the workers' time spent inside tasks (the rest is process start,
   scheduling, sending results and waiting for the last task), and the seconds
   ``sim.load_results`` takes to read the 1,000-run table back.
@@ -69,6 +70,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--months", type=int, default=120)
     parser.add_argument("--skip-large", action="store_true", help="only the 1- and 2-worker throughput")
+    parser.add_argument("--only-10000", action="store_true",
+                        help="only a 10,000-run sweep (8 policies x 250 futures x 5 replications) on all cores")
     parser.add_argument("--keep", type=Path, help="write results here instead of a temporary folder")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -76,6 +79,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         results = args.keep or folder / "results"
+        if args.only_10000:
+            huge = sweep_file(folder, "bench_10000", futures=250, replications=5)
+            row = measure(huge, results / "huge", os.cpu_count() or 1, args.agents, args.months)
+            print(json.dumps({"sweep": "10,000 runs", **row}))
+            return
         small = sweep_file(folder, "bench_small", futures=6, replications=2)
         for workers in (1, 2):
             row = measure(small, results / f"small_{workers}", workers, args.agents, args.months)

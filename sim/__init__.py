@@ -6,10 +6,19 @@ Quick start::
     result = sim.run("scenarios/baseline.yaml", agents=50_000, replications=3)
     result.to_frame()          # tidy outcomes: month, nationality, location, metric, value
     result.plot("curves.png")  # outcome curves with 10-90 % bands
-"""
-from .api import Result, run
-from .errors import ResourceError, ScenarioError
-from .scenario import Scenario, load_scenario
-from .sweep.store import load_results
 
-__all__ = ["run", "Result", "Scenario", "load_scenario", "ScenarioError", "ResourceError", "load_results"]
+The names below are imported on first use, so that ``migsim`` starts quickly.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {"run": "api", "Result": "api", "Scenario": "scenario", "load_scenario": "scenario",
+            "ScenarioError": "errors", "ResourceError": "errors", "load_results": "sweep.store"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

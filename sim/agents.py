@@ -29,6 +29,9 @@ class OriginCountry(mesa.Agent):
         self.population = world.population[position]            # persons
         self.persons_per_agent = world.persons_per_agent[position]
         self.diaspora = world.diaspora[position]                  # persons, grows with entries
+        self.gdp_per_capita = world.gdp_per_capita[position]      # USD per person per year
+        self.tie_probability = rules.tie_probability(world.diaspora, world.population,
+                                                     model.inputs.tie_scale)[position]
         self.entered_this_month = 0                               # agents
 
     def begin_month(self) -> None:
@@ -117,10 +120,15 @@ class Migrant(mesa.Agent):
     ``savings`` are float32 USD, as in the vector engine.
     """
 
-    def __init__(self, model, person: int, country: OriginCountry, savings: np.float32, risk_level: int, tie: int):
+    def __init__(self, model, person: int, country: OriginCountry):
         super().__init__(model)
         self.person, self.country, self.origin_position = person, country, country.position
-        self.savings, self.risk_level, self.tie = savings, risk_level, tie
+        # traits drawn from the run's stream at month 0: savings (USD), risk tolerance level, a tie in the US
+        inputs = model.inputs
+        self.savings = np.float32(rules.initial_savings(country.gdp_per_capita, inputs.savings_to_income,
+                                                        inputs.savings_sigma, self.draw(Purpose.SAVINGS)))
+        self.risk_level = int(rules.risk_tolerance_level(self.draw(Purpose.RISK_TOLERANCE)))
+        self.tie = int(self.draw(Purpose.TIE) < country.tie_probability)
         self.status, self.since, self.blocked_until = Status.HOME, 0, 0
         self.route, self.leg, self.attempts = None, 0, 0
         self.passages: list[Passage] = []

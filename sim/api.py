@@ -1,9 +1,7 @@
 """The Python API: ``run(scenario) -> Result``; the command line uses the same calls."""
 from __future__ import annotations
 
-import errno
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +12,8 @@ from .calendar import parse_month
 from .engine import check_memory, estimate_bytes, available_bytes, simulate
 from .errors import ScenarioError
 from .inputs import compile_inputs
-from .outcomes import (atomic_write_bytes, months_of, provenance, quantiles, tidy, write_outcomes)
+from .outcomes import (atomic_write_bytes, check_results_folder, months_of, provenance, quantiles,  # noqa: F401
+                       staged_folder, tidy, write_outcomes)
 from .random import replicate_seed
 from .scenario import Scenario, load_scenario
 from .world import build_world
@@ -103,73 +102,29 @@ def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: i
 def save_result(result: Result, out_dir: Path, fmt: str = "parquet", plot: bool = True) -> Path:
     """Write a result: outcomes (Parquet or CSV), scenario.yaml, manifest.json, outcome_curves.png.
 
-    Files are written into a temporary folder beside ``out_dir`` and moved into place at the
-    end, so an interrupted or failed save (full disk, read-only folder) leaves the previous
-    results (if any) untouched. A folder that holds anything but the results of a run is
-    never replaced (``FileExistsError``).
+    Written all or nothing (``sim.outcomes.staged_folder``): an interrupted or failed save
+    (full disk, read-only folder) leaves the previous results (if any) untouched, and a
+    folder that holds anything but the results of a run is never replaced.
     """
-    out_dir = check_results_folder(out_dir)
-    existed = out_dir.exists()
-    staging = out_dir.parent / f".{out_dir.name}.partial"
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        name = "outcomes.csv" if fmt == "csv" else "outcomes.parquet"
-        write_outcomes(result.outcomes, staging / name, result.provenance, fmt=fmt)
-        from ruamel.yaml import YAML
-        import io
-        buffer = io.StringIO()
-        YAML().dump(json.loads(json.dumps(result.scenario.model_dump(mode="json"))), buffer)
-        atomic_write_bytes(staging / "scenario.yaml", buffer.getvalue().encode())
-        manifest = {**result.provenance, "outcomes": name, "rows": int(len(result.outcomes)),
-                    "months": [result.outcomes.month.min(), result.outcomes.month.max()]}
-        atomic_write_bytes(staging / "manifest.json", json.dumps(manifest, indent=2).encode())
-        if plot:
-            result.plot(staging / "outcome_curves.png")
-        if existed:
-            old = out_dir.parent / f".{out_dir.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            try:
-                staging.rename(out_dir)
-            except BaseException:
-                old.rename(out_dir)                 # put the previous results back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(out_dir)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        kept = "the earlier results there are unchanged" if existed else "nothing was written"
-        raise OSError(exc.errno, f"cannot write the results into {out_dir} "
-                      f"({exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}); {kept}") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
-
-
-def check_results_folder(out_dir: str | Path) -> Path:
-    """Raise ``FileExistsError`` unless new results may go to ``out_dir`` (absent, empty, or an earlier run's)."""
     out_dir = Path(out_dir)
-    if not _replaceable(out_dir):
-        raise FileExistsError(errno.EEXIST, f"{out_dir} exists and does not hold the results of a run (no migsim "
-                              "manifest.json): choose another --out, or empty it first")
+    with staged_folder(out_dir) as staging:
+        write_result_files(result, staging, fmt=fmt, plot=plot)
     return out_dir
 
 
-def _replaceable(out_dir: Path) -> bool:
-    """Whether new results may replace ``out_dir``: absent, empty, or the results of an earlier run."""
-    if not out_dir.exists():
-        return True
-    if not out_dir.is_dir():
-        return False
-    if not any(out_dir.iterdir()):
-        return True
-    try:
-        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (isinstance(manifest, dict) and manifest.get("package") == "migsim" and "kind" not in manifest
-            and "outcomes" in manifest)
+def write_result_files(result: Result, folder: Path, fmt: str = "parquet", plot: bool = True) -> None:
+    """The files of a run's results, written into an existing (staging) ``folder``."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    name = "outcomes.csv" if fmt == "csv" else "outcomes.parquet"
+    write_outcomes(result.outcomes, folder / name, result.provenance, fmt=fmt)
+    buffer = io.StringIO()
+    YAML().dump(json.loads(json.dumps(result.scenario.model_dump(mode="json"))), buffer)
+    atomic_write_bytes(folder / "scenario.yaml", buffer.getvalue().encode())
+    manifest = {**result.provenance, "outcomes": name, "rows": int(len(result.outcomes)),
+                "months": [result.outcomes.month.min(), result.outcomes.month.max()]}
+    atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
+    if plot:
+        result.plot(folder / "outcome_curves.png")

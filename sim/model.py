@@ -61,15 +61,10 @@ class MigrationModel(mesa.Model):
 
     # ------------------------------------------------------------- set-up
     def _create_migrants(self) -> None:
-        """Everyone at home; traits drawn from the run's stream at month 0 (as the vector engine)."""
-        world, inputs = self.world, self.inputs
-        p_tie = rules.tie_probability(world.diaspora, world.population, inputs.tie_scale)
-        for person, o in enumerate(world.agent_origin):
-            savings = rules.initial_savings(world.gdp_per_capita[o], inputs.savings_to_income, inputs.savings_sigma,
-                                            self.draw(Purpose.SAVINGS, person))
-            Migrant(self, person, self.origins[o], np.float32(savings),
-                    int(rules.risk_tolerance_level(self.draw(Purpose.RISK_TOLERANCE, person))),
-                    int(self.draw(Purpose.TIE, person) < p_tie[o]))
+        """Everyone at home, in the vector engine's order; each draws its traits from the run's stream."""
+        origin = self.world.agent_origin
+        Migrant.create_agents(self, len(origin), person=np.arange(len(origin)),
+                              country=[self.origins[o] for o in origin])
 
     def _empty_events(self) -> dict[str, np.ndarray]:
         O, N = len(self.world.origins), len(self.world.node_ids)

@@ -21,7 +21,6 @@ import csv
 import hashlib
 import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -413,32 +412,19 @@ def write_validation(v: Validation, out_dir: str | Path) -> Path:
     """Write ``outcomes.parquet`` (with ``scenario.yaml`` and ``manifest.json``, as ``migsim run``),
     ``validation.json`` and ``hindcast.png`` into ``out_dir``, all at once.
 
-    Everything is written beside the target and moved into place at the end: an
-    interrupted write leaves an earlier folder untouched.
+    Written all or nothing (``sim.outcomes.staged_folder``): an interrupted or failed write
+    leaves an earlier folder untouched, and a folder that does not hold earlier results is
+    never replaced.
     """
-    from .api import save_result
-    from .outcomes import atomic_write_bytes
+    from .api import write_result_files
+    from .outcomes import atomic_write_bytes, staged_folder
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.validation"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        save_result(v.result, staging, plot=False)
+    with staged_folder(out_dir) as staging:
+        write_result_files(v.result, staging, plot=False)
         atomic_write_bytes(staging / "validation.json",
                            json.dumps(json_ready(validation_report(v)), indent=2, allow_nan=False).encode())
         hindcast_figure(v, staging / "hindcast.png")
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            staging.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
 
 

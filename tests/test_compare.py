@@ -250,3 +250,14 @@ def test_check_and_run_know_a_study_file(capsys):
     assert "OK (study aid_vs_enforcement" in capsys.readouterr().out
     assert main(["run", str(SCENARIOS / "aid_vs_enforcement.yaml"), "--quiet"]) == 2
     assert "run it with `migsim compare`" in capsys.readouterr().err
+
+
+def test_compare_never_replaces_a_folder_that_is_not_a_comparison(tmp_path, capsys, monkeypatch):
+    study = write_study(tmp_path)
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "draft.txt").write_text("keep me")
+    monkeypatch.setattr("sim.compare.comparison.compare", lambda *a, **k: pytest.fail("refused before running"))
+    assert main(["compare", str(study), "--out", str(precious), "--quiet"]) == 2
+    assert "does not hold the results of a comparison" in capsys.readouterr().err
+    assert [p.name for p in precious.iterdir()] == ["draft.txt"]

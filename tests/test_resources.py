@@ -290,8 +290,6 @@ def test_a_full_disk_during_a_sweep_keeps_finished_parts_and_resumes(files, monk
     pd.testing.assert_frame_equal(load_results("full"), load_results("whole"))
 
 
-@pytest.mark.xfail(strict=True, reason="sim/sweep/store.py: SweepStore.begin creates parts/ and errors/ before the "
-                   "manifest, so a first write that fails leaves a folder that open_store refuses to resume")
 def test_a_sweep_whose_first_write_failed_can_be_rerun(files, monkeypatch):
     real, full = os.fsync, [True]
 

@@ -26,11 +26,12 @@ def add_subcommands(sub, positive) -> None:
 
 def cmd_compare(args) -> int:
     """``migsim compare``: run the study, save everything, print the headline table."""
-    from .comparison import compare, save_comparison
+    from ..outcomes import check_results_folder
+    from .comparison import KIND, compare, save_comparison
     from .study import load_study
 
     study = load_study(args.study, agents=args.agents, replications=args.replications)
-    out = args.out or Path("results") / study.study.name
+    out = check_results_folder(args.out or Path("results") / study.study.name, KIND)    # before running, not after
     if args.quiet:
         comparison = compare(study)
     else:

@@ -9,16 +9,17 @@ figures and report can be redrawn without running the model (``migsim plot``).
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ..outcomes import atomic_write_bytes, provenance, read_outcomes, write_outcomes
+from ..outcomes import atomic_write_bytes, provenance, read_outcomes, staged_folder, write_outcomes
 from ..scenario import Scenario
 from . import analysis, figures
 from .study import BASELINE, StudyFile, load_study
+
+KIND = "comparison"             # the manifest's kind: `migsim compare` replaces only its own folders
 
 
 @dataclass
@@ -113,35 +114,23 @@ def compare(study: str | Path | StudyFile, *, agents: int | None = None, replica
 
 
 def save_comparison(comparison: Comparison, out_dir: Path) -> Path:
-    """Write every file of a comparison; an interrupted save leaves an earlier folder untouched."""
+    """Write every file of a comparison, all or nothing (``sim.outcomes.staged_folder``)."""
     from .report import write_report
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "figures").mkdir(parents=True)
-    (staging / "scenarios").mkdir()
-    try:
+    out_dir = Path(out_dir)
+    with staged_folder(out_dir, kind=KIND) as staging:
+        (staging / "figures").mkdir()
+        (staging / "scenarios").mkdir()
         write_outcomes(comparison.outcomes, staging / "outcomes.parquet", comparison.provenance)
         for name, scenario in comparison.scenarios.items():
             atomic_write_bytes(staging / "scenarios" / f"{name}.json", scenario.model_dump_json(indent=1).encode())
             atomic_write_bytes(staging / "scenarios" / f"{name}.yaml", comparison.texts.get(name, "").encode())
         atomic_write_bytes(staging / "study.json", json.dumps(comparison.settings, indent=2).encode())
-        atomic_write_bytes(staging / "manifest.json", json.dumps(comparison.provenance, indent=2).encode())
+        atomic_write_bytes(staging / "manifest.json",
+                           json.dumps({**comparison.provenance, "kind": KIND}, indent=2).encode())
         if comparison.heatmap_grid is not None:
             atomic_write_bytes(staging / "heatmap.csv", comparison.heatmap_grid.to_csv(index=False).encode())
         write_report(comparison, staging)
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            staging.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
 
 

@@ -152,7 +152,7 @@ def open_store(root: Path, design: Design, overwrite: bool = False) -> SweepStor
         raise ScenarioError([Problem(str(sweep.path), None, "", f"{root} exists and is not a folder; choose another --out")])
     old = _read_manifest(root)
     fresh = True
-    if root.is_dir() and any(root.iterdir()):
+    if root.is_dir() and any(root.iterdir()) and not (old is None and _only_unstarted(root)):
         if old is None or old.get("kind") != KIND:
             raise ScenarioError([Problem(str(sweep.path), None, "", f"{root} is not empty and holds no sweep results "
                                          "(no sweep manifest.json); choose another --out")])
@@ -175,6 +175,18 @@ def open_store(root: Path, design: Design, overwrite: bool = False) -> SweepStor
                 continue
         store.failed = {r: m for r, m in store.failed.items() if r not in store.done}
     return store
+
+
+def _only_unstarted(root: Path) -> bool:
+    """Whether ``root`` holds only what a sweep whose first writes failed leaves (no manifest yet): empty part
+    and error folders, the design and run index, temporary files. Such a folder is started again."""
+    for entry in root.iterdir():
+        if entry.name in (PARTS, ERRORS) and entry.is_dir():
+            if any(not e.name.startswith(".") for e in entry.iterdir()):
+                return False
+        elif entry.name not in (DESIGN, RUNS) and not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            return False
+    return True
 
 
 def _read_manifest(root: Path) -> dict | None:
