@@ -44,7 +44,10 @@ def app_server():
         wait_for_port(port, process)
         yield port
     finally:
-        os.killpg(process.pid, 15)
+        try:
+            os.killpg(process.pid, 15)
+        except ProcessLookupError:              # it already exited (the failure is reported above)
+            pass
         process.wait(timeout=30)
 
 

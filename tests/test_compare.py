@@ -142,6 +142,7 @@ def test_report_opens_in_a_browser_with_every_figure(comparison, tmp_path, brows
     browser.get((out / "report.html").as_uri())
     images = browser.find_elements(By.CSS_SELECTOR, "figure img")
     assert {img.get_attribute("alt") for img in images} == {"outcome_curves", "encounters_by_nationality",
+                                                            "interceptions_by_country",
                                                             "difference_from_baseline", "cost_effectiveness"}
     assert all(browser.execute_script("return arguments[0].naturalWidth", img) > 200 for img in images)
     text = browser.find_element(By.TAG_NAME, "body").text
@@ -261,3 +262,17 @@ def test_compare_never_replaces_a_folder_that_is_not_a_comparison(tmp_path, caps
     assert main(["compare", str(study), "--out", str(precious), "--quiet"]) == 2
     assert "does not hold the results of a comparison" in capsys.readouterr().err
     assert [p.name for p in precious.iterdir()] == ["draft.txt"]
+
+
+def test_interceptions_by_transit_country_draw_the_table(comparison):
+    fig, data = comparison.plot_countries()
+    table = comparison.to_frame()
+    mex_nodes = {"MEX_AIRPORT", "MEX_SOUTH", "MEX_NORTH", "MEX"}
+    rows = table[(table.metric == "intercepted") & table.location.isin(mex_nodes) & (table.scenario == "containment")]
+    per_run = rows.groupby(["month", "replicate"]).value.sum().unstack(fill_value=0.0)
+    per_run = per_run.reindex(index=sorted(table.month.unique()), columns=sorted(table.replicate.unique()),
+                              fill_value=0.0)
+    got = data[(data.country == "MEX") & (data.scenario == "containment")].q50.to_numpy()
+    np.testing.assert_allclose(got, per_run.median(axis=1).to_numpy())
+    assert set(data.scenario) == set(comparison.names)
+    assert "MEX" in {ax.get_title() for ax in fig.axes}

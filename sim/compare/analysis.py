@@ -17,15 +17,17 @@ HEADLINE_METRICS = ("encounters", "entries_irregular", "entries_legal", "deaths"
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def run_monthly(outcomes: pd.DataFrame, metric: str) -> pd.DataFrame:
+def run_monthly(outcomes: pd.DataFrame, metric: str, universe: pd.DataFrame | None = None) -> pd.DataFrame:
     """Monthly totals of ``metric`` (all nationalities and locations): rows (scenario, month), a column per replicate.
 
-    Runs without rows for a month (zero located metrics are not written) count 0.
+    Runs without rows for a month (zero located metrics are not written) count 0. The
+    scenarios, months and replicates are those of ``universe`` (default: ``outcomes``).
     """
+    universe = outcomes if universe is None else universe
     frame = outcomes[outcomes.metric == metric]
-    scenarios = list(dict.fromkeys(outcomes.scenario))
-    months = sorted(outcomes.month.unique())
-    replicates = sorted(outcomes.replicate.unique())
+    scenarios = list(dict.fromkeys(universe.scenario))
+    months = sorted(universe.month.unique())
+    replicates = sorted(universe.replicate.unique())
     wide = frame.groupby(["scenario", "month", "replicate"])["value"].sum().unstack("replicate", fill_value=0.0)
     grid = pd.MultiIndex.from_product([scenarios, months], names=["scenario", "month"])
     return wide.reindex(index=grid, columns=replicates, fill_value=0.0)

@@ -59,6 +59,9 @@ class Comparison:
     def plot_nationalities(self, metric: str = "encounters"):
         return figures.nationality_curves(self.outcomes, self.names, metric)
 
+    def plot_countries(self, metric: str = "intercepted"):
+        return figures.country_curves(self.outcomes, self.names, metric)
+
     def plot_differences(self):
         return figures.differences(self.outcomes, self.names)
 
@@ -74,6 +77,7 @@ class Comparison:
     def figures(self) -> dict:
         """Every figure of the report by file stem: (figure, data)."""
         out = {"outcome_curves": self.plot_outcomes(), "encounters_by_nationality": self.plot_nationalities(),
+               "interceptions_by_country": self.plot_countries(),
                "difference_from_baseline": self.plot_differences(),
                "cost_effectiveness": self.plot_cost_effectiveness()}
         heat = self.plot_heatmap()

@@ -48,6 +48,8 @@ def _unit(metric: str) -> str:
 
 def _legend(fig, ax, extra: str = "median, 10-90 % band") -> None:
     handles, labels = ax.get_legend_handles_labels()
+    if not labels:
+        return
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), frameon=False,
                title=extra, title_fontsize=9)
 
@@ -112,6 +114,44 @@ def nationality_curves(outcomes: pd.DataFrame, names, metric: str = "encounters"
     fig.suptitle(f"{TITLES.get(metric, metric)} by nationality", fontsize=12)
     _legend(fig, axes.flat[0])
     return fig, pd.concat(data, ignore_index=True)[["nationality", "scenario", "month", "q10", "q50", "q90"]]
+
+
+def country_curves(outcomes: pd.DataFrame, names, metric: str = "intercepted"):
+    """Small multiples: a located ``metric`` by the country of the node where it happened (e.g. interceptions
+    by transit country), one line per scenario (median, 10-90 % band)."""
+    from ..world import load_route_graph
+
+    country_of = load_route_graph().node_country
+    located = outcomes[outcomes.metric == metric]
+    located = located.assign(country=located.location.map(country_of))
+    countries = sorted(located.country.dropna().unique())
+    colour = colours(names)
+    cols = min(4, max(len(countries), 1))
+    rows = max(-(-len(countries) // cols), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 1, 2.7 * rows + 0.9), squeeze=False, sharex=True,
+                             layout="constrained")
+    data = []
+    for ax, country in zip(axes.flat, countries):
+        # every run of every scenario counts (a run without rows here had none)
+        bands = analysis.band(analysis.run_monthly(located[located.country == country], metric, outcomes)).reset_index()
+        data.append(_draw_bands(ax, bands, names, colour, linewidth=1.5).assign(country=country))
+        ax.set_title(country, fontsize=10)
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        ax.set_ylim(bottom=0)
+        _month_axis(ax)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(_unit(metric))
+    for ax in list(axes.flat)[len(countries):]:
+        ax.set_visible(False)
+    if not countries:
+        axes.flat[0].set_visible(True)
+        axes.flat[0].text(0.5, 0.5, f"no {TITLES.get(metric, metric).lower()} in any run", ha="center",
+                          va="center", transform=axes.flat[0].transAxes)
+        axes.flat[0].set_axis_off()
+    fig.suptitle(f"{TITLES.get(metric, metric)} by country", fontsize=12)
+    _legend(fig, axes.flat[0])
+    columns = ["country", "scenario", "month", "q10", "q50", "q90"]
+    return fig, (pd.concat(data, ignore_index=True)[columns] if data else pd.DataFrame(columns=columns))
 
 
 def differences(outcomes: pd.DataFrame, names, metrics=("entries_irregular", "deaths", "encounters")):

@@ -15,6 +15,7 @@ CAPTIONS = {
     "outcome_curves": "Monthly outcomes per scenario: median and 10-90 % band over replications. Dotted lines mark "
                       "the first month of each scenario's own policies.",
     "encounters_by_nationality": "Encounters at the US border by nationality.",
+    "interceptions_by_country": "Interceptions by the country where they happen (transit containment).",
     "difference_from_baseline": "Cumulative difference from the baseline, paired by replication (common random "
                                 "numbers): above zero, fewer crossings, deaths or encounters than the baseline.",
     "cost_effectiveness": "Extra spending (aid + enforcement + containment, against the baseline) per irregular "
