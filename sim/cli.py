@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.set_defaults(handler=cmd_app)
 
     from .sweep.commands import add_subcommands
-    add_subcommands(sub)              # sweep, analyze
+    add_subcommands(sub, _positive)   # sweep, analyze
     from .compare.commands import add_subcommands as add_compare
     add_compare(sub, _positive)       # compare, plot
     from .calibrate import add_subcommand as add_calibrate

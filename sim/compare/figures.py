@@ -92,28 +92,8 @@ def outcome_curves(outcomes: pd.DataFrame, metrics, names, starts: pd.DataFrame 
 
 def nationality_curves(outcomes: pd.DataFrame, names, metric: str = "encounters"):
     """Small multiples: ``metric`` by nationality, one line per scenario (median, 10-90 % band)."""
-    colour = colours(names)
-    nationalities = sorted(n for n in outcomes.nationality.unique() if n)
-    cols = 4
-    rows = -(-len(nationalities) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(14, 2.6 * rows + 0.8), squeeze=False, sharex=True,
-                             layout="constrained")
-    data = []
-    for ax, nationality in zip(axes.flat, nationalities):
-        part_outcomes = outcomes[outcomes.nationality == nationality]
-        bands = analysis.band(analysis.run_monthly(part_outcomes, metric)).reset_index()
-        data.append(_draw_bands(ax, bands, names, colour, linewidth=1.5).assign(nationality=nationality))
-        ax.set_title(nationality, fontsize=10)
-        ax.yaxis.set_major_formatter(THOUSANDS)
-        ax.set_ylim(bottom=0)
-        _month_axis(ax)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(_unit(metric))
-    for ax in list(axes.flat)[len(nationalities):]:
-        ax.set_visible(False)
-    fig.suptitle(f"{TITLES.get(metric, metric)} by nationality", fontsize=12)
-    _legend(fig, axes.flat[0])
-    return fig, pd.concat(data, ignore_index=True)[["nationality", "scenario", "month", "q10", "q50", "q90"]]
+    frame = outcomes[outcomes.metric == metric]
+    return _small_multiples(frame.assign(panel=frame.nationality), outcomes, names, metric, "nationality")
 
 
 def country_curves(outcomes: pd.DataFrame, names, metric: str = "intercepted"):
@@ -121,36 +101,39 @@ def country_curves(outcomes: pd.DataFrame, names, metric: str = "intercepted"):
     by transit country), one line per scenario (median, 10-90 % band)."""
     from ..world import load_route_graph
 
-    country_of = load_route_graph().node_country
-    located = outcomes[outcomes.metric == metric]
-    located = located.assign(country=located.location.map(country_of))
-    countries = sorted(located.country.dropna().unique())
+    frame = outcomes[outcomes.metric == metric]
+    return _small_multiples(frame.assign(panel=frame.location.map(load_route_graph().node_country)), outcomes,
+                            names, metric, "country")
+
+
+def _small_multiples(frame: pd.DataFrame, outcomes: pd.DataFrame, names, metric: str, by: str):
+    """One panel per value of ``frame.panel`` (e.g. nationality); every run of ``outcomes`` counts (0 if no rows)."""
+    panels = sorted(p for p in frame.panel.dropna().unique() if p)
     colour = colours(names)
-    cols = min(4, max(len(countries), 1))
-    rows = max(-(-len(countries) // cols), 1)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 1, 2.7 * rows + 0.9), squeeze=False, sharex=True,
+    cols = min(4, max(len(panels), 1))
+    rows = max(-(-len(panels) // cols), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.5 * cols + 0.8, 2.6 * rows + 0.9), squeeze=False, sharex=True,
                              layout="constrained")
     data = []
-    for ax, country in zip(axes.flat, countries):
-        # every run of every scenario counts (a run without rows here had none)
-        bands = analysis.band(analysis.run_monthly(located[located.country == country], metric, outcomes)).reset_index()
-        data.append(_draw_bands(ax, bands, names, colour, linewidth=1.5).assign(country=country))
-        ax.set_title(country, fontsize=10)
+    for ax, panel in zip(axes.flat, panels):
+        bands = analysis.band(analysis.run_monthly(frame[frame.panel == panel], metric, outcomes)).reset_index()
+        data.append(_draw_bands(ax, bands, names, colour, linewidth=1.5).assign(**{by: panel}))
+        ax.set_title(panel, fontsize=10)
         ax.yaxis.set_major_formatter(THOUSANDS)
         ax.set_ylim(bottom=0)
         _month_axis(ax)
     for ax in axes[:, 0]:
         ax.set_ylabel(_unit(metric))
-    for ax in list(axes.flat)[len(countries):]:
+    for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    if not countries:
-        axes.flat[0].set_visible(True)
-        axes.flat[0].text(0.5, 0.5, f"no {TITLES.get(metric, metric).lower()} in any run", ha="center",
-                          va="center", transform=axes.flat[0].transAxes)
+    title = TITLES.get(metric, metric)
+    if not panels:
+        axes.flat[0].text(0.5, 0.5, f"no {title.lower()} in any run", ha="center", va="center",
+                          transform=axes.flat[0].transAxes)
         axes.flat[0].set_axis_off()
-    fig.suptitle(f"{TITLES.get(metric, metric)} by country", fontsize=12)
+    fig.suptitle(f"{title} by {by}", fontsize=12)
     _legend(fig, axes.flat[0])
-    columns = ["country", "scenario", "month", "q10", "q50", "q90"]
+    columns = [by, "scenario", "month", "q10", "q50", "q90"]
     return fig, (pd.concat(data, ignore_index=True)[columns] if data else pd.DataFrame(columns=columns))
 
 

@@ -1,7 +1,6 @@
 """The ``migsim sweep`` and ``migsim analyze`` subcommands: parse, call the sweep API, print."""
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -11,15 +10,8 @@ from rich.text import Text
 EXIT_FAILED_RUNS = 1
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
-    return value
-
-
-def add_subcommands(sub) -> None:
-    """Add ``sweep`` and ``analyze`` to the ``migsim`` subcommand parsers."""
+def add_subcommands(sub, positive) -> None:
+    """Add ``sweep`` and ``analyze`` to the ``migsim`` subcommand parsers (``positive``: type of whole numbers >= 1)."""
     sweep = sub.add_parser(
         "sweep", help="run a parameter sweep (levers x uncertainties) and store every run",
         description="Run every point of the sweep: block of a scenario file, in batches on local processes or a "
@@ -27,7 +19,7 @@ def add_subcommands(sub) -> None:
         "Exit code 1 when some runs failed (their errors are in runs.parquet and errors/), 2 for bad input.")
     sweep.add_argument("file", type=Path, help="scenario YAML file with a sweep: block")
     where = sweep.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, metavar="K",
+    where.add_argument("--workers", type=positive, metavar="K",
                        help="local worker processes (default: all cores; 1 runs in this process)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a Dask scheduler, e.g. tcp://host:8786")
     where.add_argument("--scheduler-file", type=Path, metavar="FILE", help="Dask scheduler file (JSON)")
@@ -35,8 +27,8 @@ def add_subcommands(sub) -> None:
     sweep.add_argument("--overwrite", action="store_true",
                        help="replace the results of a different sweep in the results folder")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    sweep.add_argument("--agents", type=_positive, metavar="N", help="agents in the sample (overrides the base scenario)")
-    sweep.add_argument("--months", type=_positive, metavar="M", help="months to report (overrides the base scenario)")
+    sweep.add_argument("--agents", type=positive, metavar="N", help="agents in the sample (overrides the base scenario)")
+    sweep.add_argument("--months", type=positive, metavar="M", help="months to report (overrides the base scenario)")
     sweep.set_defaults(handler=cmd_sweep)
 
     analyze = sub.add_parser(
