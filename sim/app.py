@@ -37,12 +37,18 @@ CURVES = (("encounters", "Encounters at the US border"), ("deaths", "Deaths on t
           ("in_transit", "People on the way (end of month)"))
 
 
-def lever_defaults(scenario: Scenario) -> dict[str, float]:
-    """The levers' values in the scenario at its first reported month (the sliders' starting points)."""
-    from .countries import TRANSIT_COUNTRIES
+def _start_inputs(scenario: Scenario):
+    """The scenario's monthly inputs (policies do not depend on the sample: compiled at one agent per origin)."""
     from .inputs import compile_inputs
 
-    inputs = compile_inputs(scenario.with_overrides(agents=len(scenario.origins)))
+    return compile_inputs(scenario.with_overrides(agents=len(scenario.origins)))
+
+
+def lever_defaults(scenario: Scenario, inputs=None) -> dict[str, float]:
+    """The levers' values in the scenario at its first reported month (the sliders' starting points)."""
+    from .countries import TRANSIT_COUNTRIES
+
+    inputs = inputs if inputs is not None else _start_inputs(scenario)
     t, mex = inputs.warmup, TRANSIT_COUNTRIES.index("MEX")
     return {"extra_aid_musd_per_year": 0.0,
             "mexico_containment_capacity": float(inputs.containment_capacity[t, mex]),
@@ -53,13 +59,12 @@ def lever_defaults(scenario: Scenario) -> dict[str, float]:
 def with_levers(scenario: Scenario, levers: dict[str, float]) -> Scenario:
     """The scenario plus policy blocks for every lever moved away from its default (from the start month)."""
     from .countries import TRANSIT_COUNTRIES
-    from .inputs import compile_inputs
 
-    defaults = lever_defaults(scenario)
+    inputs = _start_inputs(scenario)
+    defaults = lever_defaults(scenario, inputs)
     moved = {k: v for k, v in levers.items() if v is not None and not np.isclose(v, defaults[k])}
     if not moved:
         return scenario
-    inputs = compile_inputs(scenario.with_overrides(agents=len(scenario.origins)))
     t, start = inputs.warmup, scenario.start
     blocks = {}
     if "extra_aid_musd_per_year" in moved:

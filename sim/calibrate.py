@@ -528,6 +528,12 @@ def month_argument(text: str) -> str:
         raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}") from None
 
 
+def add_observed_argument(parser) -> None:
+    """``--observed FILE``, shared by ``calibrate`` and ``validate``."""
+    parser.add_argument("--observed", type=Path, required=True, metavar="FILE",
+                        help="observed encounters, CBP layout: month, citizenship, encounters (other columns ignored)")
+
+
 def add_subcommand(sub, positive) -> None:
     """Add ``calibrate`` to the ``migsim`` subcommand parsers (``positive``: type of whole numbers >= 1)."""
     parser = sub.add_parser(
@@ -537,8 +543,7 @@ def add_subcommand(sub, positive) -> None:
         "errors with common random numbers; write a scenario that extends the input with the fitted values, and a "
         "report of the fit (<out stem>.fit.json). Exit code 2 for bad input.")
     parser.add_argument("scenario", type=Path, help="scenario YAML file (may hold a calibration: block)")
-    parser.add_argument("--observed", type=Path, required=True, metavar="FILE",
-                        help="observed encounters, CBP layout: month, citizenship, encounters (other columns ignored)")
+    add_observed_argument(parser)
     parser.add_argument("--until", type=month_argument, required=True, metavar="YYYY-MM",
                         help="last month fitted (the fit window ends here)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="calibrated scenario to write (YAML)")

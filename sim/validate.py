@@ -466,7 +466,7 @@ def print_validation(v: Validation, out: Path | None = None, console=None) -> No
 
 def add_subcommand(sub, positive) -> None:
     """Add ``validate`` to the ``migsim`` subcommand parsers (``positive``: type of whole numbers >= 1)."""
-    from .calibrate import month_argument
+    from .calibrate import add_observed_argument, month_argument
 
     parser = sub.add_parser(
         "validate", help="score a scenario against observed encounters on held-out months",
@@ -475,8 +475,7 @@ def add_subcommand(sub, positive) -> None:
         "data: ARD, each nationality's total, MASE against 'same month last year'. Writes outcomes.parquet (the "
         "layout of run), validation.json and hindcast.png into the folder. Exit code 2 for bad input.")
     parser.add_argument("scenario", type=Path, help="scenario YAML file")
-    parser.add_argument("--observed", type=Path, required=True, metavar="FILE",
-                        help="observed encounters, CBP layout: month, citizenship, encounters (other columns ignored)")
+    add_observed_argument(parser)
     parser.add_argument("--holdout-from", type=month_argument, required=True, metavar="YYYY-MM",
                         help="first held-out month compared")
     parser.add_argument("--until", type=month_argument, metavar="YYYY-MM",

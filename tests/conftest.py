@@ -35,6 +35,21 @@ def baseline() -> sim.Scenario:
     return sim.load_scenario(BASELINE)
 
 
+TINY_SWEEP_BASE = """\
+schema_version: 1
+name: tiny
+agents: 300
+months: 3
+warmup_months: 1
+replications: 1
+seed: 3
+origins: [GTM, HND, VEN]
+policies:
+  us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
+"""
+"""A tiny base scenario for sweep files (3 origins, 300 agents, 3 months)."""
+
+
 def shipped_scenario_files() -> list[Path]:
     """Every scenario shipped in scenarios/ (plain, or sweep and calibration files built on one; not studies)."""
     from sim.compare.study import is_study

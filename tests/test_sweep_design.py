@@ -10,20 +10,9 @@ import pytest
 from sim.sweep import build_design, load_sweep
 from sim.sweep.design import apply_values
 
-from conftest import SCENARIOS
+from conftest import SCENARIOS, TINY_SWEEP_BASE
 
-BASE = """\
-schema_version: 1
-name: tiny
-agents: 300
-months: 3
-warmup_months: 1
-replications: 1
-seed: 3
-origins: [GTM, HND, VEN]
-policies:
-  us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
-"""
+BASE = TINY_SWEEP_BASE
 
 
 def sweep_file(tmp_path, block: str, name: str = "s.yaml"):

@@ -8,18 +8,9 @@ from sim.errors import ScenarioError
 from sim.scenario import load_scenario
 from sim.sweep import build_design, load_sweep
 
-BASE = """\
-schema_version: 1
-name: tiny
-agents: 300
-months: 3
-warmup_months: 1
-replications: 1
-seed: 3
-origins: [GTM, HND, VEN]
-policies:
-  us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
-"""
+from conftest import TINY_SWEEP_BASE
+
+BASE = TINY_SWEEP_BASE
 
 HEAD = "schema_version: 1\nextends: base.yaml\nname: s\nsweep:\n"     # the block starts on line 5
 

@@ -144,11 +144,7 @@ def differences(outcomes: pd.DataFrame, names, metrics=("entries_irregular", "de
     data = []
     for ax, metric in zip(axes.flat, metrics):
         averted = analysis.cumulative_averted(outcomes, metric, names[0])
-        for name in names[1:]:
-            part = averted[averted.scenario == name]
-            dates = _dates(part.month)
-            ax.fill_between(dates, part.q10, part.q90, color=colour[name], alpha=0.18, linewidth=0)
-            ax.plot(dates, part.q50, color=colour[name], linewidth=1.8, label=name)
+        _draw_bands(ax, averted, names[1:], colour)
         data.append(averted.assign(metric=metric))
         ax.axhline(0, color="black", linewidth=0.8)
         label = {"entries_irregular": "Irregular crossings", "deaths": "Deaths", "encounters": "Encounters"}
