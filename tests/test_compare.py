@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 
 import numpy as np
 import pandas as pd
@@ -139,11 +140,18 @@ def test_report_opens_in_a_browser_with_every_figure(comparison, tmp_path, brows
     from selenium.webdriver.common.by import By
 
     out = comparison.save(tmp_path / "report")
+    expected = {"outcome_curves", "encounters_by_nationality", "interceptions_by_country",
+                "difference_from_baseline", "cost_effectiveness"}
     browser.get((out / "report.html").as_uri())
-    images = browser.find_elements(By.CSS_SELECTOR, "figure img")
-    assert {img.get_attribute("alt") for img in images} == {"outcome_curves", "encounters_by_nationality",
-                                                            "interceptions_by_country",
-                                                            "difference_from_baseline", "cost_effectiveness"}
+    # a report of several MB of inline images can still be parsing when get() returns: wait for it (30 s at most)
+    deadline = time.monotonic() + 30
+    while True:
+        images = browser.find_elements(By.CSS_SELECTOR, "figure img")
+        found = {img.get_attribute("alt") for img in images}
+        if found == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert found == expected
     assert all(browser.execute_script("return arguments[0].naturalWidth", img) > 200 for img in images)
     text = browser.find_element(By.TAG_NAME, "body").text
     for name in comparison.names:
