@@ -186,7 +186,7 @@ class Migrant(mesa.Agent):
             self.savings, rules.affordability_threshold(inputs.route_cost[r], inputs.savings_multiplier[t, o]))
         utility = rules.route_utility(inputs.route_b_cost, inputs.route_b_risk, inputs.route_b_containment,
                                       inputs.route_cost[r], inputs.route_risk[r], inputs.route_interception[t, r],
-                                      self.risk_level)
+                                      self.risk_level, inputs.route_b_months, inputs.route_months[r])
         pick = int(rules.choose(utility, available, self.draw(Purpose.ROUTE)))
         if pick < 0:
             return

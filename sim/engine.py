@@ -149,7 +149,7 @@ class Batch:
         for name in inputs[0].stack_fields():
             setattr(self, name, _stack([getattr(i, name) for i in inputs]))
         for name in ("b_network", "b_tie", "b_legal", "b_risk", "route_b_cost", "route_b_risk",
-                     "route_b_containment", "attempt_probability", "give_up_probability"):
+                     "route_b_containment", "route_b_months", "attempt_probability", "give_up_probability"):
             setattr(self, name, np.array([getattr(i, name) for i in inputs]))
         self.weight = world.persons_per_agent
         self.agent_origin = world.agent_origin      # origin of each agent of a run, built once per batch
@@ -365,7 +365,8 @@ def _set_out(batch: Batch, state: AgentState, step: int, leave: np.ndarray, even
     utility = rules.route_utility(batch.route_b_cost[run, None], batch.route_b_risk[run, None],
                                   batch.route_b_containment[run, None], batch.route_cost[run[:, None], r],
                                   batch.route_risk[run[:, None], r], batch.route_interception[run[:, None], t, r],
-                                  state.risk_level[travel, None])
+                                  state.risk_level[travel, None], batch.route_b_months[run, None],
+                                  batch.route_months[run[:, None], r])
     pick = rules.choose(utility, available, _draw(batch, step, Purpose.ROUTE, travel))
     go = pick >= 0
     travel, chosen = travel[go], routes[np.flatnonzero(go), pick[go]]

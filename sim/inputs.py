@@ -39,6 +39,7 @@ class RunInputs:
     route_open: np.ndarray            # (T, R) bool
     route_cost: np.ndarray            # (R,) USD
     route_risk: np.ndarray            # (R,) probability of death along the route
+    route_months: np.ndarray          # (R,) months of travel along the route
     route_interception: np.ndarray    # (T, R) nominal chance of interception along the route
     containment_probability: np.ndarray  # (T, C) per passage
     containment_capacity: np.ndarray  # (T, C) persons per month
@@ -60,6 +61,7 @@ class RunInputs:
     route_b_cost: float
     route_b_risk: float
     route_b_containment: float
+    route_b_months: float
     attempt_probability: float
     give_up_probability: float
     savings_to_income: float
@@ -95,6 +97,7 @@ def compile_inputs(scenario, world: World | None = None) -> RunInputs:
     route_cost = np.array([sum(world.edges[e].cost_usd for e in legs) for legs in world.route_edges])
     route_risk = np.array([rules.combined_probability([world.edges[e].death_risk for e in legs] + [world.border_death_risk])
                            for legs in world.route_edges])
+    route_months = np.array([sum(world.edges[e].travel_months for e in legs) for legs in world.route_edges])
     route_interception = np.zeros((len(calendar), len(route_cost)))
     for r in range(len(route_cost)):
         nodes = world.route_nodes[r, 1: world.route_length[r]]
@@ -106,30 +109,33 @@ def compile_inputs(scenario, world: World | None = None) -> RunInputs:
     rc = behaviour.route_choice
     mid_level = (rules.RISK_LEVELS - 1) / 2
     utilities = rules.route_utility(rc.cost, rc.risk, rc.containment, route_cost[None, :], route_risk[None, :],
-                                    route_interception, mid_level)                      # (T, R)
+                                    route_interception, mid_level, rc.months, route_months[None, :])  # (T, R)
     entry = rules.entry_probability(state["apprehension"], state["border_outcome"][:, :, 2])   # (T, O)
     journey_risk = np.zeros((len(calendar), len(origins)))
     success = np.zeros_like(journey_risk)
+    journey_months = np.zeros_like(journey_risk)
     cheapest = np.full_like(journey_risk, np.inf)
     for o in range(len(origins)):
         routes = world.origin_routes[o][world.origin_routes[o] >= 0]
         weights = rules.logit_weights(utilities[:, routes], route_open[:, routes])
         journey_risk[:, o] = (weights * route_risk[routes]).sum(axis=1)
+        journey_months[:, o] = (weights * route_months[routes]).sum(axis=1)
         success[:, o] = (weights * (1.0 - route_interception[:, routes])).sum(axis=1) * entry[:, o]
         cheapest[:, o] = np.where(route_open[:, routes], route_cost[routes], np.inf).min(axis=1)
     h = behaviour.hazard
     intercepts = np.array([h.intercept.get(o, 0.0) for o in origins])
     origin_logit = rules.origin_logit(intercepts[None, :], h.inflation, h.violence, h.repression, h.success,
-                                      drivers[:, :, 0], drivers[:, :, 1], drivers[:, :, 2], success)
+                                      drivers[:, :, 0], drivers[:, :, 1], drivers[:, :, 2], success,
+                                      h.journey_months, journey_months)
     aid_spent = np.array([aid_budget(m) for m in calendar])
     p = behaviour.population
     return RunInputs(
         calendar=calendar, warmup=scenario.warmup_months, drivers=drivers, origin_logit=origin_logit,
         journey_risk=journey_risk, cheapest_route_usd=cheapest, savings_multiplier=savings_multiplier,
-        route_open=route_open, route_cost=route_cost, route_risk=route_risk, route_interception=route_interception,
+        route_open=route_open, route_cost=route_cost, route_risk=route_risk, route_months=route_months, route_interception=route_interception,
         aid_spent=aid_spent, **state,
         b_network=h.network, b_tie=h.tie, b_legal=h.legal_pathway, b_risk=h.risk,
-        route_b_cost=rc.cost, route_b_risk=rc.risk, route_b_containment=rc.containment,
+        route_b_cost=rc.cost, route_b_risk=rc.risk, route_b_containment=rc.containment, route_b_months=rc.months,
         attempt_probability=behaviour.border.attempt_probability,
         give_up_probability=behaviour.border.give_up_probability,
         savings_to_income=p.savings_to_income, savings_sigma=p.savings_sigma, tie_scale=p.tie_scale)

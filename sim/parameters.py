@@ -14,8 +14,8 @@ from .countries import ORIGINS
 # nationality of fiscal year 2022 (scripts/tune_default_intercepts.py; docs/model.md,
 # "Defaults").
 DEFAULT_INTERCEPTS = {
-    "VEN": -11.54, "CUB": -9.85, "HTI": -8.75, "NIC": -9.08, "HND": -9.76, "GTM": -10.16,
-    "SLV": -10.66, "ECU": -11.77, "COL": -11.39, "MEX": -11.57, "PER": -11.4,
+    "VEN": -10.85, "CUB": -7.98, "HTI": -6.25, "NIC": -7.98, "HND": -8.76, "GTM": -9.36,
+    "SLV": -9.76, "ECU": -10.25, "COL": -11.02, "MEX": -11.37, "PER": -11.01,
 }
 
 
@@ -37,6 +37,7 @@ class HazardParameters(Strict):
     network: float = Field(0.25, description="per unit of ln(1 + diaspora per 1,000 residents)")
     tie: float = Field(1.00, description="added when the person has a relative or friend in the US")
     success: float = Field(2.00, description="per unit of perceived probability of getting in (0-1)")
+    journey_months: float = Field(1.00, ge=0, description="per month of expected travel time to the US border (a longer, harder journey deters)")
     legal_pathway: float = Field(1.00, description="added for people with a sponsor when parole is open to their nationality")
     risk: float = Field(0.60, description="per percentage point of journey death risk, scaled by (1 - risk tolerance)")
 
@@ -53,6 +54,7 @@ class RouteChoiceParameters(Strict):
     cost: float = Field(1.0, ge=0, description="per 1,000 USD of route cost")
     risk: float = Field(2.0, ge=0, description="per percentage point of death risk, scaled by (1 - risk tolerance)")
     containment: float = Field(3.0, ge=0, description="per unit of probability of interception along the route")
+    months: float = Field(1.0, ge=0, description="per month of travel time along the route")
 
 
 class BorderParameters(Strict):

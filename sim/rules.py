@@ -52,13 +52,19 @@ def aid_savings_multiplier(aid_usd_per_person_year, gdp_per_capita_usd, income_e
 # ----------------------------------------------------------------- the decision to leave
 
 def origin_logit(intercept, b_inflation, b_violence, b_repression, b_success,
-                 inflation_pct, homicides_per_100k, repression_0_100, success_probability):
-    """Part of the leave log-odds shared by everyone of an origin in a month (no network term)."""
+                 inflation_pct, homicides_per_100k, repression_0_100, success_probability,
+                 b_journey_months=0.0, journey_months=0.0):
+    """Part of the leave log-odds shared by everyone of an origin in a month (no network term).
+
+    ``journey_months``: expected months on the road to the US border over the routes open
+    that month (weighted as people choose routes); a longer, harder journey deters.
+    """
     return (intercept
             + b_inflation * np.log1p(np.maximum(inflation_pct, 0.0) / 100.0)
             + b_violence * np.log1p(np.maximum(homicides_per_100k, 0.0))
             + b_repression * np.asarray(repression_0_100) / 100.0
-            + b_success * success_probability)
+            + b_success * success_probability
+            - b_journey_months * np.asarray(journey_months))
 
 
 def network_logit(b_network, diaspora_persons, population_persons):
@@ -96,12 +102,14 @@ def savings_after_journey(savings_usd, cost_usd):
 
 # ----------------------------------------------------------------- routes
 
-def route_utility(b_cost, b_risk, b_containment, cost_usd, death_risk, interception_probability, risk_level):
-    """Utility of a route: cheaper, safer and less policed routes are preferred."""
+def route_utility(b_cost, b_risk, b_containment, cost_usd, death_risk, interception_probability, risk_level,
+                  b_months=0.0, travel_months=0.0):
+    """Utility of a route: cheaper, safer, shorter and less policed routes are preferred."""
     tolerance = risk_tolerance(risk_level)
     return (-b_cost * np.asarray(cost_usd) / 1000.0
             - b_risk * (1.0 - tolerance) * 100.0 * np.asarray(death_risk)
-            - b_containment * np.asarray(interception_probability))
+            - b_containment * np.asarray(interception_probability)
+            - b_months * np.asarray(travel_months))
 
 
 def choose(utilities, available, u):

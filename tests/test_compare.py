@@ -28,7 +28,7 @@ def write_study(tmp_path, body: str = "", name: str = "study.yaml"):
           more_appointments:
             policies:
               cbp_one_plus: {{kind: legal_pathway, pathway: appointments, start: 2023-01, places_per_month: 60000}}
-        agents: 3000
+        agents: 8000
         replications: 3
         seed: 5
         months: 8

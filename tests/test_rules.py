@@ -166,6 +166,16 @@ def test_affordability_threshold_falls_as_aid_raises_savings():
     assert rules.can_afford(np.float32(2_900.0), thr[2])
 
 
+def test_longer_journey_lowers_leave_probability():
+    """Expected months on the road enter the leave log-odds: more months, fewer leavers; none without the term."""
+    logit = lambda months, b=1.0: rules.origin_logit(-9.0, 0.35, 0.30, 1.0, 2.0, 10.0, 20.0, 50.0, 0.5,  # noqa: E731
+                                                     b, months)
+    months = np.array([0.0, 0.35, 1.0, 2.2, 4.0])
+    assert np.all(np.diff(logit(months)) < 0)
+    assert logit(2.2) - logit(0.35) == pytest.approx(-1.85)
+    assert np.all(logit(months, b=0.0) == logit(0.0))
+
+
 # ----------------------------------------------------------------- routes
 
 def test_route_utility_prefers_cheap_safe_unpoliced_routes():
@@ -177,6 +187,11 @@ def test_route_utility_prefers_cheap_safe_unpoliced_routes():
     # risk matters less for the risk tolerant, not at all at full tolerance
     assert u(risk=0.005, level=0) < u(risk=0.005, level=4) < u(risk=0.005, level=7)
     assert u(risk=0.005, level=7) == pytest.approx(u(risk=0.0, level=7))
+    # shorter journeys are preferred when travel time is weighed, ignored when it is not
+    months = lambda m, b: rules.route_utility(1.0, 2.0, 3.0, 2000.0, 0.001, 0.1, 3, b, m)  # noqa: E731
+    assert months(1.15, 1.0) > months(2.5, 1.0)
+    assert months(1.15, 1.0) - months(2.5, 1.0) == pytest.approx(1.35)
+    assert months(1.15, 0.0) == months(2.5, 0.0)
 
 
 @FAST

@@ -242,10 +242,11 @@ def quarter(start: str, first: int) -> list[str]:
     return [format_month(parse_month(start) + first + k) for k in range(3)]
 
 
-@pytest.mark.parametrize("series, start", [("VEN", "2022-10"), ("CUB", "2023-01"), ("NIC", "2023-01"),
-                                           ("TOTAL", "2024-01")])
+@pytest.mark.parametrize("series, start", [("ECU", "2021-09"), ("VEN", "2022-10"), ("CUB", "2023-01"),
+                                           ("NIC", "2023-01"), ("TOTAL", "2024-01")])
 def test_encounters_fall_after_the_policy(history_encounters, series, start):
-    """Venezuelan parole with expulsions (2022-10); CHNV parole with expulsions (2023-01); Mexico's surge (2024-01).
+    """Mexico's visa for Ecuadorians (2021-09); Venezuelan parole with expulsions (2022-10); CHNV parole with
+    expulsions (2023-01); Mexico's surge (2024-01).
 
     The three months before the start against months 2 to 4 after it: a policy acts on
     decisions to leave, and journeys take one to three months (docs/model.md, 1.2).
