@@ -254,3 +254,34 @@ def test_encounters_fall_after_the_policy(history_encounters, series, start):
     before = history_encounters.loc[quarter(start, -3), series].mean()
     after = history_encounters.loc[quarter(start, 2), series].mean()
     assert after < 0.95 * before, f"{series}: {before:,.0f} a month before {start}, {after:,.0f} after"
+
+
+def test_venezuelan_encounters_rise_when_flights_resume(history_encounters):
+    """Venezuela's pandemic flight suspension ends in April 2021 (history.yaml): Venezuelan
+    encounters at least double (observed: 1,258 a month in January-March 2021, 6,670 in June-August)."""
+    before = history_encounters.loc[quarter("2021-04", -3), "VEN"].mean()
+    after = history_encounters.loc[quarter("2021-04", 2), "VEN"].mean()
+    assert after > 2 * before, f"VEN: {before:,.0f} a month before 2021-04, {after:,.0f} after"
+
+
+def test_history_closes_venezuelan_flights_only_while_suspended():
+    """The air link VEN -> MEX_AIRPORT is shut April 2020 - March 2021 (pandemic), open
+    April - December 2021, and shut again by Mexico's visa from January 2022; the overland
+    routes of Venezuelans stay open throughout."""
+    from sim.inputs import compile_inputs
+    from sim.world import build_world
+
+    scenario = sim.load_scenario(SCENARIOS / "history.yaml").with_overrides(agents=1_000, replications=1)
+    world = build_world(scenario)
+    inputs = compile_inputs(scenario, world)
+    months = [format_month(m) for m in inputs.calendar]
+    venezuelan = [r for r in range(len(world.route_edges)) if world.origins[world.route_origin[r]] == "VEN"]
+    by_air = [r for r in venezuelan if world.route_label(r).startswith("VEN>MEX_AIRPORT")]
+    overland = [r for r in venezuelan if r not in by_air]
+    assert by_air and overland
+    expected_air = {"2020-03": True, "2020-04": False, "2021-03": False, "2021-04": True, "2021-12": True,
+                    "2022-01": False}
+    for month, is_open in expected_air.items():
+        t = months.index(month)
+        assert inputs.route_open[t, by_air].all() == is_open, month
+        assert inputs.route_open[t, overland].any(), month
