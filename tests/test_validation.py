@@ -275,7 +275,7 @@ def test_history_closes_venezuelan_flights_only_while_suspended():
     world = build_world(scenario)
     inputs = compile_inputs(scenario, world)
     months = [format_month(m) for m in inputs.calendar]
-    venezuelan = [r for r in range(len(world.route_edges)) if world.origins[world.route_origin[r]] == "VEN"]
+    venezuelan = [int(r) for r in world.origin_routes[world.origins.index("VEN")] if r >= 0]
     by_air = [r for r in venezuelan if world.route_label(r).startswith("VEN>MEX_AIRPORT")]
     overland = [r for r in venezuelan if r not in by_air]
     assert by_air and overland
