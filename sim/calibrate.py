@@ -19,7 +19,7 @@ that ``migsim run`` does not read (``calibrate`` removes it before validating th
         behaviour.hazard.network: {min: 0, max: 2, step: 0.05}
       fit_from: 2020-10        # first month fitted (default: 12 months before --until)
       agents: 1000000          # default: the scenario's
-      replications: 2          # runs per evaluation (common random numbers)
+      replications: 6          # runs per evaluation (common random numbers)
       offset: 100              # persons per month added before taking logs
       max_evaluations: 40      # objective evaluations allowed to the optimiser
 
@@ -57,6 +57,10 @@ DEFAULT_INTERCEPT_BOUNDS = (-18.0, -3.0)     # log-odds per month
 INTERCEPT_STEP = 0.1                         # log-odds: about 10 % more leavers
 RELATIVE_STEP = 0.05                         # other parameters: share of their range
 DEFAULT_FIT_MONTHS = 12
+# Runs per evaluation. With 2 runs of 1,000,000 agents the fitted intercepts of small series
+# (Colombians: 390 persons per agent) carried enough Monte Carlo noise to move the held-out
+# ARD by +-0.01 with the seed; with 6, seeds 2019 and 7 give 0.407 and 0.406 (docs/validation.md).
+DEFAULT_REPLICATIONS = 6
 ROUND_DIGITS = 3                             # decimals of the written values
 MAX_AGENTS_PER_BATCH = 4_000_000             # as sim.api.run
 
@@ -81,7 +85,8 @@ class CalibrationSpec(Strict):
     fit_from: Month | None = Field(None, description=f"first month fitted (default: {DEFAULT_FIT_MONTHS} months "
                                    "before --until, not before the scenario's start)")
     agents: StrictInt | None = Field(None, ge=11, le=10**9, description="agents per run (default: the scenario's)")
-    replications: StrictInt = Field(2, ge=1, le=50, description="runs per evaluation, each with its own seed")
+    replications: StrictInt = Field(DEFAULT_REPLICATIONS, ge=1, le=50,
+                                    description="runs per evaluation, each with its own seed")
     seed: StrictInt | None = Field(None, ge=0, lt=2**63, description="seed (default: the scenario's)")
     offset: float = Field(100.0, gt=0, le=1e9, description="persons per month added to both series before logs")
     max_evaluations: StrictInt = Field(40, ge=2, le=10_000, description="objective evaluations allowed")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.calibrate import DEFAULT_INTERCEPT_BOUNDS, calibrate, load_calibration, report_path, write_calibrated
+from sim.calibrate import DEFAULT_INTERCEPT_BOUNDS, DEFAULT_REPLICATIONS, calibrate, load_calibration, report_path, write_calibrated
 from sim.cli import main
 from sim.errors import ScenarioError
 
@@ -144,7 +144,7 @@ def test_default_free_parameters_are_every_origins_intercept():
     assert not setup.has_block
     assert [p.name for p in setup.parameters] == [f"behaviour.hazard.intercept.{o}" for o in setup.scenario.origins]
     assert {(p.low, p.high) for p in setup.parameters} == {DEFAULT_INTERCEPT_BOUNDS}
-    assert setup.spec.replications == 2 and setup.seed == 2019
+    assert setup.spec.replications == DEFAULT_REPLICATIONS == 6 and setup.seed == 2019
 
 
 def test_shared_parameter_and_its_bounds(tmp_path):
