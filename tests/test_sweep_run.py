@@ -319,34 +319,79 @@ def test_task_planning_keeps_worlds_apart(sweep_path):
     assert np.all([t.size <= sweep_execute.MAX_RUNS_PER_TASK for t in tasks])
 
 
-def test_sigkill_at_random_moments_never_loses_or_duplicates_runs(sweep_path, tmp_path):
-    """Ten seeded trials: kill the sweep at a random moment, check every visible part is whole, resume."""
+def _parts_on_disk(out) -> int:
+    """Complete part files in a sweep folder (temporary files of interrupted writes excluded)."""
+    return len(list((out / PARTS).glob("part-*.parquet"))) if (out / PARTS).is_dir() else 0
+
+
+def _kill_at(command, env, cwd, reached, deadline_s: float = 300.0) -> bool:
+    """Start the sweep, wait until ``reached()`` holds, freeze it (SIGSTOP), then SIGKILL it.
+
+    Waits for an observed state, never for a guessed time. Returns True when the process
+    was killed (it had not finished), False when it finished before the state was reached.
+    """
+    process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + deadline_s
+    try:
+        while process.poll() is None and not reached():
+            assert time.monotonic() < deadline, "the sweep never reached the state to kill it at"
+            time.sleep(0.002)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGSTOP)        # frozen: nothing moves between the check and the kill
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return process.returncode == -signal.SIGKILL
+
+
+def test_sigkill_at_observed_moments_never_loses_or_duplicates_runs(sweep_path, tmp_path):
+    """Ten seeded trials: kill the sweep at an observed state, check every visible part is whole, resume.
+
+    The states: the folder just begun (manifest written, no part yet), or a number of the
+    four parts on disk, always leaving at least two tasks to run. Every other trial is
+    killed twice before it may finish. A trial whose sweep finished before its state (not
+    expected: two tasks were left) starts again from an empty folder.
+    """
+    import shutil
+
     import pyarrow.parquet as pq
 
     (tmp_path / "base.yaml").write_text(BASE.replace("agents: 300", "agents: 1000").replace("months: 4", "months: 8"))
     path = tmp_path / "sweep.yaml"
-    path.write_text(SWEEP.replace("agents: [200, 300]", "agents: [1000]").replace("samples: 3", "samples: 12"))
+    path.write_text(SWEEP.replace("agents: [200, 300]", "agents: [1000]").replace("samples: 3", "samples: 16"))
     reference = tmp_path / "whole"
     assert main(["sweep", str(path), "--out", str(reference), "--workers", "1", "--quiet"]) == 0
     expected = load_results(reference)
+    tasks = _parts_on_disk(reference)
+    assert tasks == 4                                     # 64 runs in tasks of 16
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     rng = np.random.default_rng(20261123)
-    interrupted = 0
+    kills = 0
     for trial in range(10):
         out = tmp_path / f"trial{trial}"
         command = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--out", str(out), "--workers", "1", "--quiet"]
-        for _ in range(1 + trial % 2):                    # some trials are killed twice before they finish
-            process = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.5, 4.0))
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            interrupted += process.returncode == -signal.SIGKILL
-            for part in (out / PARTS).glob("part-*.parquet") if (out / PARTS).is_dir() else []:
-                pq.read_table(part)                       # a part under its final name is always whole
+        targets = [int(t) for t in rng.integers(0, tasks - 1, size=1 + trial % 2)]
+        for _attempt in range(5):
+            shutil.rmtree(out, ignore_errors=True)
+            cut_short = True
+            for target in sorted(targets):
+                def reached(target=target):
+                    return _parts_on_disk(out) >= target and (out / "manifest.json").is_file()
+                cut_short = _kill_at(command, env, tmp_path, reached)
+                if not cut_short:
+                    break
+                kills += 1
+                assert _parts_on_disk(out) < tasks        # the kill really cut the sweep short
+                for part in (out / PARTS).glob("part-*.parquet"):
+                    pq.read_table(part)                   # a part under its final name is always whole
+            if cut_short:
+                break
+        else:
+            pytest.fail(f"trial {trial}: five times the sweep finished before the state it was to be killed at")
         assert main(["sweep", str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
         resumed = load_results(out)
         pd.testing.assert_frame_equal(resumed, expected)
         assert not resumed.duplicated(["run_id", "month", "nationality", "location", "metric"]).any()
         assert not list(out.rglob("*.tmp"))
-    assert interrupted >= 8                               # most kills really cut a sweep short
+    assert kills == 15                                    # every planned kill cut a sweep short
