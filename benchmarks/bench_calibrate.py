@@ -34,8 +34,8 @@ def main() -> int:
     os.chdir(ROOT)
 
     import sim
-    from sim.calibrate import calibrate, write_calibrated
-    from sim.validate import validate
+    from sim.fitting.calibrate import calibrate, write_calibrated
+    from sim.fitting.validate import validate
 
     shipped = sim.load_scenario("scenarios/calibrated.yaml").behaviour.hazard.intercept
     runs = []
@@ -53,7 +53,8 @@ def main() -> int:
                          "fit_ard": round(fit.scores(fit.fitted)["ard"], 4), "same_as_shipped": fitted == shipped})
             print(f"calibration {k + 1}: {seconds:.1f} s, {runs[-1]['evaluations']} evaluations, "
                   f"{runs[-1]['runs_simulated']} runs of {runs[-1]['agents']:,} agents; fit-window ARD "
-                  f"{runs[-1]['fit_ard']}; same fitted values as scenarios/calibrated.yaml: {runs[-1]['same_as_shipped']}")
+                  f"{runs[-1]['fit_ard']}; same fitted values as scenarios/calibrated.yaml: "
+                  f"{runs[-1]['same_as_shipped']}")
     start = time.perf_counter()
     v = validate("scenarios/calibrated.yaml", OBSERVED, "2021-10", replications=args.replications)
     seconds = time.perf_counter() - start
@@ -66,7 +67,8 @@ def main() -> int:
               "calibrations": runs, "reproducible": len({json.dumps(r["same_as_shipped"]) for r in runs}) == 1
               and all(r["same_as_shipped"] for r in runs),
               "validation": {"seconds": round(seconds, 1), "ard": s["ard"], "mase": s["mase"],
-                             "total_error": s["total_error"], "reference_ard": s["reference_ard"], "passed": s["passed"]}}
+                             "total_error": s["total_error"], "reference_ard": s["reference_ard"],
+                             "passed": s["passed"]}}
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0 if report["reproducible"] else 1

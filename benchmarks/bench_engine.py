@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_engine.py [--agents 100000 1000000] [--months 120] [--mesa-agents 2000]
                                         [--flee-days 300]
 Both vector modes are measured at each size: per-agent draws (``vector``, the reference)
-and grouped home draws (``grouped``, sim/home_pools.py).
+and grouped home draws (``grouped``, sim/engines/vector/pools.py).
 Each size runs in its own process so peak memory (resident set) is measured cleanly.
 An agent-step is one agent advanced by one month (warm-up months included).
 The Mesa engine (the same model, agent by agent) runs the same scenario at ``--mesa-agents``;
@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(agents: int, months: int, grouped: bool = False) -> dict:
     """Run one replication of baseline.yaml and measure it (in this process); ``grouped``: grouped home draws."""
     import sim
-    from sim.engine import initial_state, simulate
-    from sim.inputs import compile_inputs
-    from sim.random import replicate_seed
-    from sim.world import build_world
+    from sim.core.inputs import compile_inputs
+    from sim.core.random import replicate_seed
+    from sim.core.world import build_world
+    from sim.engines.vector import initial_state, simulate
 
     scenario = sim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
         agents=agents, months=months, replications=1)
@@ -50,7 +50,8 @@ def measure(agents: int, months: int, grouped: bool = False) -> dict:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     steps = agents * len(inputs.calendar)
-    return {"engine": "grouped" if grouped else "vector", "agents": agents, "months_simulated": len(inputs.calendar), "seconds": round(elapsed, 3),
+    return {"engine": "grouped" if grouped else "vector", "agents": agents, "months_simulated": len(inputs.calendar),
+            "seconds": round(elapsed, 3),
             "agent_steps_per_second": round(steps / elapsed), "ns_per_agent_step": round(elapsed / steps * 1e9, 2),
             "state_bytes_per_agent": round(state_bytes / agents, 2),
             "peak_traced_bytes_per_agent": round(traced_peak / agents, 2),
@@ -61,9 +62,9 @@ def measure(agents: int, months: int, grouped: bool = False) -> dict:
 def measure_mesa(agents: int, months: int) -> dict:
     """Run one replication of baseline.yaml with the Mesa engine (in this process)."""
     import sim
-    from sim.inputs import compile_inputs
-    from sim.model import MigrationModel
-    from sim.world import build_world
+    from sim.core.inputs import compile_inputs
+    from sim.core.world import build_world
+    from sim.engines.mesa import MigrationModel
 
     scenario = sim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
         agents=agents, months=months, replications=1)

@@ -25,12 +25,12 @@ def main() -> None:
     args = parser.parse_args()
 
     import sim
-    from sim import datasets
-    from sim.countries import ORIGINS
-    from sim.engine import simulate
-    from sim.inputs import compile_inputs
-    from sim.random import replicate_seed
-    from sim.world import build_world
+    from sim.core import datasets
+    from sim.core.countries import ORIGINS
+    from sim.core.inputs import compile_inputs
+    from sim.core.random import replicate_seed
+    from sim.core.world import build_world
+    from sim.engines.vector import simulate
 
     origins = [o for o in ORIGINS if o not in set(args.without)]
     population = datasets.population()

@@ -4,7 +4,7 @@ Usage: python benchmarks/bench_sweep.py [--agents 10000] [--months 120] [--skip-
 
 Every sweep is the shipped ``scenarios/aid_vs_enforcement_sweep.yaml`` (which extends
 ``baseline.yaml``) resized through a file that extends it, run at ``--agents`` agents and
-``--months`` reported months (plus the 6 warm-up months) with ``sim.sweep.run_sweep``,
+``--months`` reported months (plus the 6 warm-up months) with ``sim.experiments.sweeps.run_sweep``,
 end to end: loading and checking the file, drawing the design, starting the workers,
 simulating, writing the parts and the index. Figures:
 
@@ -52,7 +52,7 @@ sweep:
 
 def measure(path: Path, out: Path, workers: int, agents: int, months: int) -> dict:
     """Run one sweep from scratch and report its figures."""
-    from sim.sweep import run_sweep
+    from sim.experiments.sweeps import run_sweep
 
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Reproduce the default origin intercepts (sim/parameters.py DEFAULT_INTERCEPTS).
+"""Reproduce the default origin intercepts (sim/core/parameters.py DEFAULT_INTERCEPTS).
 
 The origin fixed effects of the leave hazard are set so that ``scenarios/history.yaml``
 reproduces the mean monthly encounters by nationality of US fiscal year 2022
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import sim
-from sim import datasets
+from sim.core import datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,8 @@ def main(iterations: int = 6, agents: int = 300_000) -> dict[str, float]:
         enc = frame[(frame.metric == "encounters") & (frame.month >= "2021-10")]
         simulated = enc.groupby("nationality").value.sum() / (12 * s.replications)
         for code in intercepts:
-            intercepts[code] = round(intercepts[code] + 0.8 * float(np.log(target[code] / max(simulated[code], 1.0))), 2)
+            step = 0.8 * float(np.log(target[code] / max(simulated[code], 1.0)))
+            intercepts[code] = round(intercepts[code] + step, 2)
         print(i, f"simulated total {simulated.sum():,.0f} vs observed {target[list(intercepts)].sum():,.0f}")
     print(intercepts)
     return intercepts

@@ -1,130 +1,55 @@
-"""The Python API: ``run(scenario) -> Result``; the command line uses the same calls."""
+"""The public Python API: run a scenario, compare scenarios, sweep parameters, fit and validate, read results back.
+
+Every name here is also an attribute of the package (``sim.run``, ``sim.load``, ...)::
+
+    import sim
+    result = sim.run("scenarios/baseline.yaml", agents=50_000)   # a Result
+    result.save("results/my_run")
+    sim.load("results/my_run")           # the same Result again (to_frame, summary, plot)
+    sim.load("results/aid_vs_enforcement_sweep")   # a SweepResult
+    sim.load("results/aid_vs_enforcement")         # a Comparison
+    sim.load_results("results/aid_vs_enforcement_sweep")   # the tidy table of a sweep or run folder
+
+The command line (``sim.cli``) calls the same functions.
+"""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from .core.errors import ResourceError, ScenarioError
+from .core.scenario import Scenario, load_scenario
+from .experiments.comparisons.comparison import KIND as COMPARISON_KIND
+from .experiments.comparisons.comparison import Comparison, compare, load_comparison
+from .experiments.sweeps import SweepResult, analyze, load_results, load_sweep_result, run_sweep
+from .experiments.sweeps.store import KIND as SWEEP_KIND
+from .fitting.calibrate import calibrate
+from .fitting.validate import validate
+from .simulation import ENGINES, Result, load_run, run
 
-from .calendar import parse_month
-from .engine import check_memory, estimate_bytes, available_bytes, simulate
-from .errors import ScenarioError
-from .inputs import compile_inputs
-from .outcomes import (atomic_write_bytes, check_results_folder, months_of, provenance, quantiles,  # noqa: F401
-                       staged_folder, tidy, write_outcomes)
-from .random import replicate_seed
-from .scenario import Scenario, load_scenario
-from .world import build_world
-
-ENGINES = ("vector", "grouped", "mesa")
-"""vector: arrays, one draw per person (the reference; Mesa reproduces it exactly); grouped: the vector
-engine with home decisions drawn per group (same distribution, cost follows the movers); mesa: Mesa agents."""
+__all__ = ["ENGINES", "Comparison", "ResourceError", "Result", "Scenario", "ScenarioError", "SweepResult", "analyze",
+           "calibrate", "compare", "load", "load_results", "load_scenario", "run", "run_sweep", "validate"]
 
 
-@dataclass
-class Result:
-    """Outcomes of every replication of one scenario, with the scenario and provenance."""
+def load(folder: str | Path) -> Result | SweepResult | Comparison:
+    """Read a results folder back as the object it was made as.
 
-    scenario: Scenario
-    outcomes: pd.DataFrame
-    provenance: dict = field(default_factory=dict)
-
-    def to_frame(self) -> pd.DataFrame:
-        """The tidy outcomes table (a copy)."""
-        return self.outcomes.copy()
-
-    def bands(self, metrics=None) -> pd.DataFrame:
-        """Median and 10-90 % band over replications, summed over nationalities, by month and metric."""
-        frame = self.outcomes if metrics is None else self.outcomes[self.outcomes.metric.isin(metrics)]
-        return quantiles(frame)
-
-    def summary(self) -> pd.DataFrame:
-        """Headline numbers: per metric, the monthly mean and the total over the horizon (median of runs)."""
-        totals = self.outcomes.groupby(["metric", "replicate"])["value"].sum().unstack("replicate", fill_value=0)
-        months = self.outcomes["month"].nunique()
-        flows = [m for m in totals.index if m != "in_transit"]
-        out = pd.DataFrame({"total": totals.loc[flows].median(axis=1),
-                            "per_month": totals.loc[flows].median(axis=1) / months})
-        if "in_transit" in totals.index:
-            last = self.outcomes[(self.outcomes.metric == "in_transit")
-                                 & (self.outcomes.month == self.outcomes.month.max())]
-            out.loc["in_transit (end)", ["total", "per_month"]] = [last.groupby("replicate").value.sum().median(), np.nan]
-        return out
-
-    def plot(self, path=None, **kwargs):
-        """Outcome curves (median and 10-90 % band); saved to ``path`` when given. Returns the figure."""
-        from .plots import outcome_curves
-        return outcome_curves(self.outcomes, path=path, **kwargs)
-
-    def save(self, out_dir, fmt: str = "parquet", plot: bool = True) -> Path:
-        """Write outcomes, the resolved scenario, provenance and the figure into ``out_dir``."""
-        return save_result(self, Path(out_dir), fmt=fmt, plot=plot)
-
-
-def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: int | None = None,
-        replications: int | None = None, seed: int | None = None, engine: str = "vector",
-        progress=None) -> Result:
-    """Simulate every replication of a scenario (a ``Scenario`` or a path to a YAML file).
-
-    ``engine``: ``vector`` (default), ``grouped`` or ``mesa`` (see ``ENGINES``).
+    The folder of a run (``migsim run``, ``Result.save``, ``migsim validate``) gives a
+    ``Result``, that of a sweep (``migsim sweep``) a ``SweepResult``, that of a comparison
+    (``migsim compare``) a ``Comparison``; each has ``to_frame()``, ``summary()`` and
+    ``plot()``. The kind is read from the folder's ``manifest.json``; ``FileNotFoundError``
+    when the folder holds none of them.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    scenario = scenario.with_overrides(agents=agents, months=months, replications=replications, seed=seed)
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})")
-    world = build_world(scenario)
-    n = int(world.agents_per_origin.sum())
-    grouped = engine == "grouped"
-    check_memory(n, 1, grouped)
-    inputs = compile_inputs(scenario, world)
-    seeds = [replicate_seed(scenario.seed, r) for r in range(scenario.replications)]
-    per_batch = max(1, min(len(seeds), int(0.5 * available_bytes()) // max(estimate_bytes(n, 1, grouped), 1),
-                           max(1, 4_000_000 // n)))
-    months = months_of(parse_month(scenario.start), scenario.months)
-    if engine == "mesa":
-        from .model import MigrationModel
-        frames = [tidy(MigrationModel(scenario, r, world, inputs).run(progress), world, months, scenario.name,
-                       [r], [seeds[r]]) for r in range(len(seeds))]
-        return Result(scenario, pd.concat(frames, ignore_index=True), provenance(scenario, seeds, engine))
-    frames = []
-    for first in range(0, len(seeds), per_batch):
-        chunk = list(range(first, min(first + per_batch, len(seeds))))
-        counts = simulate(world, [inputs] * len(chunk), [seeds[r] for r in chunk], progress=progress,
-                          grouped=grouped)
-        frames.append(tidy(counts, world, months, scenario.name, chunk, [seeds[r] for r in chunk]))
-    outcomes = pd.concat(frames, ignore_index=True)
-    return Result(scenario, outcomes, provenance(scenario, seeds, engine))
-
-
-def save_result(result: Result, out_dir: Path, fmt: str = "parquet", plot: bool = True) -> Path:
-    """Write a result: outcomes (Parquet or CSV), scenario.yaml, manifest.json, outcome_curves.png.
-
-    Written all or nothing (``sim.outcomes.staged_folder``): an interrupted or failed save
-    (full disk, read-only folder) leaves the previous results (if any) untouched, and a
-    folder that holds anything but the results of a run is never replaced.
-    """
-    out_dir = Path(out_dir)
-    with staged_folder(out_dir) as staging:
-        write_result_files(result, staging, fmt=fmt, plot=plot)
-    return out_dir
-
-
-def write_result_files(result: Result, folder: Path, fmt: str = "parquet", plot: bool = True) -> None:
-    """The files of a run's results, written into an existing (staging) ``folder``."""
-    import io
-
-    from ruamel.yaml import YAML
-
-    name = "outcomes.csv" if fmt == "csv" else "outcomes.parquet"
-    write_outcomes(result.outcomes, folder / name, result.provenance, fmt=fmt)
-    buffer = io.StringIO()
-    YAML().dump(json.loads(json.dumps(result.scenario.model_dump(mode="json"))), buffer)
-    atomic_write_bytes(folder / "scenario.yaml", buffer.getvalue().encode())
-    manifest = {**result.provenance, "outcomes": name, "rows": int(len(result.outcomes)),
-                "months": [result.outcomes.month.min(), result.outcomes.month.max()]}
-    atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
-    if plot:
-        result.plot(folder / "outcome_curves.png")
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise FileNotFoundError(2, "no migsim results here (no readable manifest.json)", str(folder)) from None
+    kind = manifest.get("kind", "run") if isinstance(manifest, dict) else None
+    if kind == SWEEP_KIND:
+        return load_sweep_result(folder)
+    if kind == COMPARISON_KIND:
+        return load_comparison(folder)
+    if kind == "run":
+        return load_run(folder)
+    raise FileNotFoundError(2, f"not a folder of migsim results (manifest kind {kind!r})", str(folder))

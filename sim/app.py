@@ -17,9 +17,11 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
-from .calendar import format_month
-from .model import MigrationModel
-from .scenario import Scenario, load_scenario
+from .core.calendar import format_month
+from .core.countries import TRANSIT_COUNTRIES
+from .core.inputs import RunInputs, compile_inputs
+from .core.scenario import Scenario, load_scenario
+from .engines.mesa import MigrationModel
 
 ENV_SCENARIO, ENV_AGENTS = "MIGSIM_APP_SCENARIO", "MIGSIM_APP_AGENTS"
 DEFAULT_AGENTS = 20_000
@@ -37,17 +39,13 @@ CURVES = (("encounters", "Encounters at the US border"), ("deaths", "Deaths on t
           ("in_transit", "People on the way (end of month)"))
 
 
-def _start_inputs(scenario: Scenario):
+def _start_inputs(scenario: Scenario) -> RunInputs:
     """The scenario's monthly inputs (policies do not depend on the sample: compiled at one agent per origin)."""
-    from .inputs import compile_inputs
-
     return compile_inputs(scenario.with_overrides(agents=len(scenario.origins)))
 
 
-def lever_defaults(scenario: Scenario, inputs=None) -> dict[str, float]:
+def lever_defaults(scenario: Scenario, inputs: RunInputs | None = None) -> dict[str, float]:
     """The levers' values in the scenario at its first reported month (the sliders' starting points)."""
-    from .countries import TRANSIT_COUNTRIES
-
     inputs = inputs if inputs is not None else _start_inputs(scenario)
     t, mex = inputs.warmup, TRANSIT_COUNTRIES.index("MEX")
     return {"extra_aid_musd_per_year": 0.0,
@@ -58,8 +56,6 @@ def lever_defaults(scenario: Scenario, inputs=None) -> dict[str, float]:
 
 def with_levers(scenario: Scenario, levers: dict[str, float]) -> Scenario:
     """The scenario plus policy blocks for every lever moved away from its default (from the start month)."""
-    from .countries import TRANSIT_COUNTRIES
-
     inputs = _start_inputs(scenario)
     defaults = lever_defaults(scenario, inputs)
     moved = {k: v for k, v in levers.items() if v is not None and not np.isclose(v, defaults[k])}
@@ -138,9 +134,9 @@ def route_network(model: MigrationModel):
 
 def outcome_curves(model: MigrationModel):
     """Encounters, deaths and people in transit per reported month so far (persons)."""
-    import solara
     import matplotlib.dates as mdates
     import pandas as pd
+    import solara
 
     months = model.reported_months()
     dates = pd.to_datetime(months, format="%Y-%m")

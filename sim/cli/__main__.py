@@ -1,0 +1,6 @@
+"""``python -m sim.cli``: the ``migsim`` command."""
+import sys
+
+from . import main
+
+sys.exit(main())

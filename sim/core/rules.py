@@ -1,0 +1,224 @@
+"""Every behavioural formula of the model, as pure functions.
+
+Both engines call these functions: the vector engine on arrays of many agents (and
+many runs), the Mesa engine on one agent's values. Arguments broadcast with NumPy
+rules, so a parameter can be a scalar or an array with one value per run.
+Units: persons, months, USD; probabilities in [0, 1].
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, ndtri
+
+RISK_LEVELS = 8
+"""Risk tolerance is held as a level 0..7, meaning tolerance level / 7 in [0, 1]."""
+
+
+# ----------------------------------------------------------------- traits at the start
+
+def initial_savings(gdp_per_capita_usd, savings_to_income, sigma, u):
+    """Savings in USD: log-normal with median ``savings_to_income`` x GDP per head, from a uniform ``u``."""
+    u = np.clip(u, 1e-12, 1 - 1e-12)
+    return savings_to_income * gdp_per_capita_usd * np.exp(sigma * ndtri(u))
+
+
+def risk_tolerance_level(u):
+    """Risk tolerance level (0..7) from a uniform draw: equally likely levels."""
+    return np.minimum((np.asarray(u) * RISK_LEVELS).astype(np.uint8), RISK_LEVELS - 1)
+
+
+def risk_tolerance(level):
+    """Risk tolerance in [0, 1] of a level 0..7."""
+    return np.asarray(level, dtype=np.float64) / (RISK_LEVELS - 1)
+
+
+def tie_probability(diaspora_persons, population_persons, tie_scale):
+    """Chance that a person has a relative or friend in the US: min(0.95, scale x diaspora / population)."""
+    return np.minimum(0.95, tie_scale * diaspora_persons / population_persons)
+
+
+# ----------------------------------------------------------------- root-cause aid
+
+AID_WINDOW_MONTHS = 12
+"""Aid acts through the spending of a year: the 12 months that end ``lag_months`` before a month."""
+
+
+def aid_per_person_year(aid_usd_in_month, month, lag_months, population_persons):
+    """Aid acting in month number ``month``, in USD per resident per year.
+
+    The aid spent in the ``AID_WINDOW_MONTHS`` months that end ``lag_months`` before ``month``,
+    divided by the population (persons). ``aid_usd_in_month``: month number -> USD spent that
+    month (one value per origin).
+    """
+    return sum(aid_usd_in_month(month - lag_months - k) for k in range(AID_WINDOW_MONTHS)) / population_persons
+
+
+def aid_driver_multiplier(aid_usd_per_person_year, half_saturation_usd, elasticity):
+    """Factor (0, 1] on a driver after aid: (1 + aid / half)^-elasticity (diminishing returns)."""
+    return np.power(1.0 + np.asarray(aid_usd_per_person_year) / half_saturation_usd, -np.asarray(elasticity))
+
+
+def aid_savings_multiplier(aid_usd_per_person_year, gdp_per_capita_usd, income_elasticity):
+    """Factor >= 1 on savings after aid: 1 + elasticity x aid per person / GDP per head."""
+    return 1.0 + income_elasticity * np.asarray(aid_usd_per_person_year) / gdp_per_capita_usd
+
+
+# ----------------------------------------------------------------- the decision to leave
+
+def origin_logit(intercept, b_inflation, b_violence, b_repression, b_success,
+                 inflation_pct, homicides_per_100k, repression_0_100, success_probability,
+                 b_journey_months=0.0, journey_months=0.0):
+    """Part of the leave log-odds shared by everyone of an origin in a month (no network term).
+
+    ``journey_months``: expected months on the road to the US border over the routes open
+    that month (weighted as people choose routes); a longer, harder journey deters.
+    """
+    return (intercept
+            + b_inflation * np.log1p(np.maximum(inflation_pct, 0.0) / 100.0)
+            + b_violence * np.log1p(np.maximum(homicides_per_100k, 0.0))
+            + b_repression * np.asarray(repression_0_100) / 100.0
+            + b_success * success_probability
+            - b_journey_months * np.asarray(journey_months))
+
+
+def network_logit(b_network, diaspora_persons, population_persons):
+    """Network term of the leave log-odds: b x ln(1 + diaspora per 1,000 residents)."""
+    return b_network * np.log1p(1000.0 * np.asarray(diaspora_persons) / population_persons)
+
+
+def leave_probability(shared_logit, b_tie, b_legal, b_risk, tie, parole_open, risk_level, journey_risk):
+    """Monthly probability that a person at home decides to leave.
+
+    ``shared_logit`` = origin_logit + network_logit; ``tie`` 0/1; ``parole_open`` 0/1 for the
+    person's nationality; ``journey_risk`` = probability of death on the expected route.
+    """
+    tie = np.asarray(tie, dtype=np.float64)
+    logit = (shared_logit + b_tie * tie + b_legal * tie * parole_open
+             - b_risk * (1.0 - risk_tolerance(risk_level)) * 100.0 * np.asarray(journey_risk))
+    return expit(logit)
+
+
+def affordability_threshold(cost_usd, savings_multiplier):
+    """Savings (USD) a person needs to pay a journey of ``cost_usd`` once aid raises savings."""
+    return np.asarray(cost_usd) / savings_multiplier
+
+
+def can_afford(savings_usd, threshold_usd):
+    """Capability: savings cover the journey ("migration hump"); savings are float32 USD in both engines."""
+    return np.asarray(savings_usd) >= threshold_usd
+
+
+def diaspora_after_entries(diaspora_persons, entered_agents, persons_per_agent):
+    """Diaspora in the US (persons) after a month's entries (agents, each standing for ``persons_per_agent``)."""
+    return diaspora_persons + entered_agents * persons_per_agent
+
+
+def savings_after_journey(savings_usd, cost_usd):
+    """Savings (float32 USD) left after paying a journey; never below zero (aid may have covered the rest)."""
+    return np.maximum(np.asarray(savings_usd, dtype=np.float32) - np.asarray(cost_usd, dtype=np.float32),
+                      np.float32(0))
+
+
+# ----------------------------------------------------------------- routes
+
+def route_utility(b_cost, b_risk, b_containment, cost_usd, death_risk, interception_probability, risk_level,
+                  b_months=0.0, travel_months=0.0):
+    """Utility of a route: cheaper, safer, shorter and less policed routes are preferred."""
+    tolerance = risk_tolerance(risk_level)
+    return (-b_cost * np.asarray(cost_usd) / 1000.0
+            - b_risk * (1.0 - tolerance) * 100.0 * np.asarray(death_risk)
+            - b_containment * np.asarray(interception_probability)
+            - b_months * np.asarray(travel_months))
+
+
+MIDDLE_RISK_LEVEL = (RISK_LEVELS - 1) / 2
+"""Risk tolerance level (3.5, tolerance 0.5) of the person whose journey an origin perceives."""
+
+
+def perceived_route_shares(b_cost, b_risk, b_containment, b_months, cost_usd, death_risk, interception_probability,
+                           travel_months, open_routes):
+    """Shares of the open routes (last axis) that a person of middle risk tolerance would choose (logit).
+
+    These shares weight the journey an origin perceives: its death risk, its length and the
+    chance of getting through (``expected_over_routes``, ``success_probability``).
+    """
+    utility = route_utility(b_cost, b_risk, b_containment, cost_usd, death_risk, interception_probability,
+                            MIDDLE_RISK_LEVEL, b_months, travel_months)
+    return logit_weights(utility, open_routes)
+
+
+def expected_over_routes(shares, route_values):
+    """Expected value of a route feature (death risk, months of travel) under route ``shares`` (routes: last axis)."""
+    return (shares * np.asarray(route_values)).sum(axis=-1)
+
+
+def success_probability(shares, interception_probability, entry_probability):
+    """Perceived chance of getting into the US: not intercepted on the way (route ``shares``), then entering
+    at the border (``entry_probability``)."""
+    return (shares * (1.0 - np.asarray(interception_probability))).sum(axis=-1) * entry_probability
+
+
+def choose(utilities, available, u):
+    """Pick an option by multinomial logit with a uniform draw ``u`` (inverse CDF over options).
+
+    ``utilities``/``available``: (..., options); returns the option index, or -1 when none is available.
+    """
+    utilities = np.where(available, utilities, -np.inf)
+    top = np.max(utilities, axis=-1, keepdims=True)
+    weights = np.where(available, np.exp(utilities - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    cumulative = np.cumsum(weights, axis=-1)
+    total = cumulative[..., -1:]
+    picked = np.sum(cumulative <= np.asarray(u)[..., None] * total, axis=-1)
+    picked = np.minimum(picked, utilities.shape[-1] - 1)
+    return np.where(total[..., 0] > 0, picked, -1)
+
+
+def logit_weights(utilities, available):
+    """Choice probabilities of a multinomial logit over available options."""
+    utilities = np.where(available, utilities, -np.inf)
+    top = np.max(utilities, axis=-1, keepdims=True)
+    weights = np.where(available, np.exp(utilities - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    total = weights.sum(axis=-1, keepdims=True)
+    return np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
+
+
+def combined_probability(probabilities, axis=-1):
+    """Chance that at least one of independent events happens: 1 - prod(1 - p)."""
+    return 1.0 - np.prod(1.0 - np.asarray(probabilities), axis=axis)
+
+
+# ----------------------------------------------------------------- capacity and outcomes
+
+def capacity_share(probability, capacity_persons, demand_persons):
+    """Per-person probability when at most ``capacity_persons`` of ``demand_persons`` can be served.
+
+    Shared out from start-of-month counts: min(probability, capacity / demand).
+    """
+    demand = np.asarray(demand_persons, dtype=np.float64)
+    limit = np.divide(capacity_persons, demand, out=np.ones_like(demand), where=demand > 0)
+    return np.minimum(probability, limit)
+
+
+def persons(counts_by_origin, persons_per_agent):
+    """Persons from agent counts by origin (last axis): the one place agents become persons.
+
+    Summed origin by origin in a fixed order, so the result is bit-identical whatever the
+    leading axes (one run or a batch) and in both engines.
+    """
+    counts = np.asarray(counts_by_origin, dtype=np.float64)
+    weights = np.asarray(persons_per_agent, dtype=np.float64)
+    total = np.zeros(counts.shape[:-1])
+    for o in range(counts.shape[-1]):
+        total = total + counts[..., o] * weights[o]
+    return total
+
+
+def pick_outcome(shares, u):
+    """Index of the outcome whose cumulative share first exceeds ``u`` (shares on the last axis)."""
+    cumulative = np.cumsum(shares, axis=-1)
+    return np.minimum(np.sum(cumulative <= np.asarray(u)[..., None], axis=-1), np.shape(shares)[-1] - 1)
+
+
+def entry_probability(apprehension_probability, release_share):
+    """Chance that one crossing attempt ends inside the US: evading apprehension or being released."""
+    return (1.0 - apprehension_probability) + apprehension_probability * release_share

@@ -1,0 +1,133 @@
+"""A batch of runs in one set of arrays: shared inputs, the agents' initial state, draws and event counts.
+
+Run ``b`` of a batch owns agents ``b*N .. b*N+N-1`` (global positions); an agent's number
+within its run (``position - b*N``) keys its random draws, so a run's numbers do not
+depend on the batch it is part of.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...core import rules
+from ...core.inputs import RunInputs
+from ...core.random import Purpose, stream_key, uniform
+from ...core.world import World, route_tables
+from ..state import LOCATED_METRICS, NATIONAL_METRICS, NO_ROUTE, AgentState
+
+INIT_CHUNK = 1 << 17           # agents per chunk when drawing initial traits (small temporaries)
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack per-run arrays along a new run axis, zero-padding ragged ones (e.g. parole pools)."""
+    shape = tuple(max(sizes) for sizes in zip(*(a.shape for a in arrays), strict=True))
+    if all(a.shape == shape for a in arrays):
+        return np.stack(arrays)
+    out = np.zeros((len(arrays), *shape), dtype=arrays[0].dtype)
+    for b, a in enumerate(arrays):
+        out[b][tuple(slice(0, k) for k in a.shape)] = a
+    return out
+
+
+class Batch:
+    """Shared, stacked inputs of a batch of runs and the route tables the phases use.
+
+    Every array field of ``RunInputs`` becomes an attribute with a leading run axis
+    (``batch.route_open[b, t, r]``); per-run scalars become arrays of one value per run.
+    """
+
+    def __init__(self, world: World, inputs: list[RunInputs], seeds: list[int]):
+        self.world, self.seeds = world, [int(s) for s in seeds]
+        self.B, self.n = len(seeds), int(world.agents_per_origin.sum())
+        self.T, self.warmup = len(inputs[0].calendar), inputs[0].warmup
+        self.O, self.nodes = len(world.origins), len(world.node_ids)
+        for name in inputs[0].stack_fields():
+            setattr(self, name, _stack([getattr(i, name) for i in inputs]))
+        for name in ("b_network", "b_tie", "b_legal", "b_risk", "route_b_cost", "route_b_risk",
+                     "route_b_containment", "route_b_months", "attempt_probability", "give_up_probability"):
+            setattr(self, name, np.array([getattr(i, name) for i in inputs]))
+        self.weight = world.persons_per_agent
+        self.agent_origin = world.agent_origin      # origin of each agent of a run, built once per batch
+        # row of each agent's (origin, tie=0, risk level 0) entry in a run's flattened leave table
+        self.leave_row = self.agent_origin.astype(np.int16) * np.int16(2 * rules.RISK_LEVELS)
+        tables = route_tables(world)
+        self.node_country, self.own_country = tables.node_transit, tables.origin_transit
+        self.route_edge_risk, self.entry_leg, self.max_slots = tables.edge_risk, tables.entry_leg, tables.max_slots
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> np.ndarray:
+            """The stacked ``RunInputs`` arrays and per-run scalars set in ``__init__``."""
+
+    def keys(self, step: int, purpose: int) -> np.ndarray:
+        """Stream key of every run for one month step and purpose."""
+        return np.array([stream_key(s, step, purpose) for s in self.seeds], dtype=np.uint64)
+
+    def draw(self, step: int, purpose: int, idx: np.ndarray) -> np.ndarray:
+        """Uniform draws of the agents at global positions ``idx`` (each keyed by its number within its run)."""
+        run, ids = runs_of(idx, self.n)
+        return uniform(self.keys(step, purpose)[run], ids)
+
+
+def runs_of(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run index and agent id (within its run) of global agent positions."""
+    run = idx // n
+    return run, (idx - run * n).astype(np.uint64)
+
+
+def initial_state(world: World, inputs: list[RunInputs], seeds: list[int]) -> AgentState:
+    """Everyone at home; traits drawn from each run's own stream (month 0)."""
+    n = int(world.agents_per_origin.sum())
+    B = len(seeds)
+    origin = np.tile(world.agent_origin, B)
+    savings = np.empty(B * n, dtype=np.float32)
+    risk = np.empty(B * n, dtype=np.uint8)
+    tie = np.empty(B * n, dtype=np.uint8)
+    agent_origin = origin[:n]
+    for b, (inp, seed) in enumerate(zip(inputs, seeds, strict=True)):
+        p_tie = rules.tie_probability(world.diaspora, world.population, inp.tie_scale)
+        for first in range(0, n, INIT_CHUNK):            # in chunks: temporaries stay small for huge samples
+            ids = np.arange(first, min(first + INIT_CHUNK, n), dtype=np.uint64)
+            o = agent_origin[first: first + ids.size]
+            part = slice(b * n + first, b * n + first + ids.size)
+            savings[part] = rules.initial_savings(world.gdp_per_capita[o], inp.savings_to_income, inp.savings_sigma,
+                                                  uniform(stream_key(seed, 0, Purpose.SAVINGS), ids))
+            risk[part] = rules.risk_tolerance_level(uniform(stream_key(seed, 0, Purpose.RISK_TOLERANCE), ids))
+            tie[part] = uniform(stream_key(seed, 0, Purpose.TIE), ids) < p_tie[o]
+    size = B * n
+    return AgentState(origin=origin, status=np.zeros(size, np.uint8), route=np.full(size, NO_ROUTE, np.uint8),
+                      leg=np.zeros(size, np.uint8), savings=savings, risk_level=risk, tie=tie,
+                      attempts=np.zeros(size, np.uint8), since=np.zeros(size, np.int16),
+                      blocked_until=np.zeros(size, np.int16))
+
+
+class Events:
+    """Counts of this month's events by run, origin (and node)."""
+
+    def __init__(self, batch: Batch):
+        self.batch = batch
+        B, n_origins, N = batch.B, batch.O, batch.nodes
+        self.national = {m: np.zeros((B, n_origins), np.int64) for m in NATIONAL_METRICS}
+        self.located = {m: np.zeros((B, n_origins, N), np.int64) for m in LOCATED_METRICS}
+
+    def national_add(self, metric: str, idx: np.ndarray) -> None:
+        """Count one event of ``metric`` for each agent at global positions ``idx``."""
+        if idx.size:
+            key = (idx // self.batch.n) * self.batch.O + self.batch_origin(idx)
+            self.national[metric] += np.bincount(key, minlength=self.national[metric].size).reshape(
+                self.national[metric].shape)
+
+    def located_add(self, metric: str, idx: np.ndarray, node: np.ndarray) -> None:
+        """Count one event of ``metric`` at node ``node`` for each agent at global positions ``idx``."""
+        if idx.size:
+            key = ((idx // self.batch.n) * self.batch.O + self.batch_origin(idx)) * self.batch.nodes + node
+            self.located[metric] += np.bincount(key, minlength=self.located[metric].size).reshape(
+                self.located[metric].shape)
+
+    def batch_origin(self, idx: np.ndarray) -> np.ndarray:
+        """Origin position of the agents at global positions ``idx``."""
+        return self.batch.agent_origin[idx % self.batch.n].astype(np.int64)
+
+    def result(self) -> dict[str, np.ndarray]:
+        """This month's counts by metric."""
+        return {**self.national, **self.located}

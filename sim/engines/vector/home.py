@@ -1,0 +1,164 @@
+"""The home phase: who decides to leave this month, and how they set out (parole or a route).
+
+Who decides is found in one of two ways, chosen once per run (``make_home``):
+
+- ``PerAgentHome``: one draw per person free to leave (the reference; the Mesa engine
+  reproduces it exactly);
+- ``HomePools`` (``pools.py``): the people free to leave kept in groups of equal leave
+  probability, with one binomial draw per group (the same distribution; the cost
+  follows the people who move).
+
+Both implement ``Home``, which also keeps the books the other phases need: who is on the
+way at the start of the month, and who is on the way at its end.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ...core import rules
+from ...core.random import Purpose, stream_key, uniform
+from ..state import AgentState, Event, Status, free_to_leave, on_the_way
+from .batch import Batch, Events
+from .pools import HomePools
+
+
+class Home(Protocol):
+    """How the home phase finds this month's leavers, and who is on the way (global agent positions)."""
+
+    def on_the_way(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start of month: who is travelling and who is waiting at the border (ascending)."""
+
+    def leavers(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        """Who decides to leave: leave probability ``table`` (B, O, 2, levels), savings ``threshold`` (B, O) USD."""
+
+    def stay(self, idx: np.ndarray) -> None:
+        """Leavers who did not set out this month (no parole, no affordable open route)."""
+
+    def returned(self, idx: np.ndarray) -> None:
+        """People who came back home this month (deported, removed or given up)."""
+
+    def end_month(self, travellers: np.ndarray) -> np.ndarray:
+        """End of month: everyone on the way or at the border now (``travellers``: those who set out)."""
+
+
+class PerAgentHome:
+    """One draw per person free to leave, read straight from the agent state."""
+
+    def __init__(self, batch: Batch, state: AgentState):
+        self.batch, self.state = batch, state
+
+    def on_the_way(self) -> tuple[np.ndarray, np.ndarray]:
+        status = self.state.status
+        return np.flatnonzero(status == Status.TRANSIT), np.flatnonzero(status == Status.BORDER)
+
+    def leavers(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        batch, state, n = self.batch, self.state, self.batch.n
+        ids = np.arange(n, dtype=np.uint64)
+        origin = batch.agent_origin
+        leavers = []
+        for b, seed in enumerate(batch.seeds):
+            part = slice(b * n, (b + 1) * n)
+            u = uniform(stream_key(seed, step, Purpose.LEAVE), ids)
+            p = table[b].reshape(-1)[batch.leave_row + state.tie[part] * rules.RISK_LEVELS + state.risk_level[part]]
+            decide = u < p
+            decide &= free_to_leave(state.status[part], state.blocked_until[part], step)
+            decide &= rules.can_afford(state.savings[part], threshold[b][origin])
+            leavers.append(np.flatnonzero(decide) + b * n)
+        return np.concatenate(leavers)
+
+    def stay(self, idx: np.ndarray) -> None:
+        """Nothing to do: next month's draw reads the state again."""
+
+    def returned(self, idx: np.ndarray) -> None:
+        """Nothing to do: next month's draw reads the state again."""
+
+    def end_month(self, travellers: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(on_the_way(self.state.status))
+
+
+def make_home(batch: Batch, state: AgentState, grouped: bool) -> Home:
+    """The home phase of a run: grouped draws (``HomePools``) or one draw per person."""
+    return HomePools(batch, state) if grouped else PerAgentHome(batch, state)
+
+
+def leave_table(batch: Batch, step: int, diaspora: np.ndarray) -> np.ndarray:
+    """Leave probability by run, origin, tie (0/1) and risk level: (B, O, 2, levels)."""
+    t = step
+    shared = batch.origin_logit[:, t] + rules.network_logit(batch.b_network[:, None], diaspora,
+                                                            batch.world.population[None, :])
+    parole_open = parole_is_open(batch, t)
+    tie = np.arange(2)[None, None, :, None]
+    level = np.arange(rules.RISK_LEVELS)[None, None, None, :]
+    return rules.leave_probability(shared[:, :, None, None], batch.b_tie[:, None, None, None],
+                                   batch.b_legal[:, None, None, None], batch.b_risk[:, None, None, None],
+                                   tie, parole_open[:, :, None, None].astype(float), level,
+                                   batch.journey_risk[:, t, :, None, None])
+
+
+def parole_is_open(batch: Batch, t: int) -> np.ndarray:
+    """Whether each run's parole pool of each origin has places in month step ``t``: (B, O) bool."""
+    pool = batch.parole_pool[:, t]                               # (B, O)
+    places = np.take_along_axis(batch.parole_places[:, t], np.maximum(pool, 0), axis=1)
+    return (pool >= 0) & (places > 0)
+
+
+def home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray, events: Events,
+               home: Home) -> np.ndarray:
+    """People at home (or returned and no longer barred) decide whether and how to leave.
+
+    Returns the global positions of those who set out (now on the way).
+    """
+    table = leave_table(batch, step, diaspora)                   # (B, O, 2, levels)
+    threshold = rules.affordability_threshold(batch.cheapest_route_usd[:, step], batch.savings_multiplier[:, step])
+    leave = home.leavers(step, table, threshold)
+    set_out(batch, state, step, leave, events)
+    status = state.status[leave]
+    home.stay(leave[(status == Status.HOME) | (status == Status.RETURNED)])
+    return leave[status == Status.TRANSIT]
+
+
+def set_out(batch: Batch, state: AgentState, step: int, leave: np.ndarray, events: Events) -> None:
+    """Leavers apply for parole (with a sponsor, when their nationality has places) or choose a route."""
+    n, t = batch.n, step
+    origin = batch.agent_origin
+    if leave.size == 0:
+        return
+    run = leave // n
+    o = origin[leave % n]
+    # parole: people with a sponsor whose nationality has parole places apply instead of travelling
+    pool = batch.parole_pool[run, t, o]
+    applies = (pool >= 0) & (state.tie[leave] == 1) & parole_is_open(batch, t)[run, o]
+    applicants = leave[applies]
+    if applicants.size:
+        a_run, a_pool, a_origin = run[applies], pool[applies], o[applies]
+        demand = np.zeros((batch.B, batch.parole_places.shape[2], batch.O))
+        np.add.at(demand, (a_run, a_pool, a_origin), 1)
+        share = rules.capacity_share(1.0, batch.parole_places[:, t], rules.persons(demand, batch.weight))
+        granted = batch.draw(step, Purpose.PAROLE, applicants) < share[a_run, a_pool]
+        state.enter(applicants[granted], Event.PAROLE_GRANTED, step)
+        events.national_add("entries_legal", applicants[granted])
+        applies[np.flatnonzero(applies)[~granted]] = False    # not granted: travel irregularly instead
+    travel = leave[~applies]
+    if travel.size == 0:
+        return
+    run, o = travel // n, origin[travel % n]
+    routes = batch.world.origin_routes[o]                        # (k, max routes)
+    valid = routes >= 0
+    r = np.maximum(routes, 0)
+    available = valid & batch.route_open[run[:, None], t, r]
+    available &= rules.can_afford(state.savings[travel, None], rules.affordability_threshold(
+        batch.route_cost[run[:, None], r], batch.savings_multiplier[run, t, o][:, None]))
+    utility = rules.route_utility(batch.route_b_cost[run, None], batch.route_b_risk[run, None],
+                                  batch.route_b_containment[run, None], batch.route_cost[run[:, None], r],
+                                  batch.route_risk[run[:, None], r], batch.route_interception[run[:, None], t, r],
+                                  state.risk_level[travel, None], batch.route_b_months[run, None],
+                                  batch.route_months[run[:, None], r])
+    pick = rules.choose(utility, available, batch.draw(step, Purpose.ROUTE, travel))
+    go = pick >= 0
+    travel, chosen = travel[go], routes[np.flatnonzero(go), pick[go]]
+    state.route[travel] = chosen
+    state.leg[travel] = 0
+    state.savings[travel] = rules.savings_after_journey(state.savings[travel], batch.route_cost[travel // n, chosen])
+    state.enter(travel, Event.SET_OUT, step)

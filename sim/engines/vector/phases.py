@@ -1,0 +1,117 @@
+"""The transit and border phases of the vector engine's month.
+
+2. transit: people on the way travel one month: death risk on each leg, containment at
+   each policed node (capacity shared out from start-of-month passages);
+3. border: appointments (capacity shared), crossing attempts, apprehension and its outcome.
+
+Both act on the agents chosen at the start of the month (``idx``: global positions).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...core import rules
+from ...core.countries import TRANSIT_COUNTRIES
+from ...core.random import Purpose
+from ..state import AgentState, Event
+from .batch import Batch, Events
+
+
+def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, events: Events) -> None:
+    """People on the way travel one month: death risk on each leg, containment at each node."""
+    if idx.size == 0:
+        return
+    world, n, t = batch.world, batch.n, step
+    run = idx // n
+    o = batch.agent_origin[idx % n]
+    r, leg = state.route[idx].astype(np.intp), state.leg[idx].astype(np.intp)
+    target = world.next_leg[r, leg].astype(np.intp)
+    slots = []
+    for s in range(1, batch.max_slots + 1):
+        position = np.minimum(leg + s, world.route_nodes.shape[1] - 1)
+        reached = leg + s <= target
+        node = np.where(reached, world.route_nodes[r, position], -1)
+        country = np.where(reached, batch.node_country[np.maximum(node, 0)], -1)
+        country = np.where(country == batch.own_country[o], -1, country)
+        slots.append((position, reached, node, country))
+    # capacity shared out from start-of-month passages (persons), by run and country
+    C = len(TRANSIT_COUNTRIES)
+    demand = np.zeros((batch.B, C, batch.O))
+    for _, _, _, country in slots:
+        hit = country >= 0
+        np.add.at(demand, (run[hit], country[hit], o[hit]), 1)
+    p_eff = rules.capacity_share(batch.containment_probability[:, t], batch.containment_capacity[:, t],
+                                 rules.persons(demand, batch.weight))
+    moving = np.ones(idx.size, dtype=bool)
+    death_slot = np.zeros(idx.size, dtype=np.intp)
+    caught_slot = np.zeros(idx.size, dtype=np.intp)
+    for s, (position, reached, _, country) in enumerate(slots, start=1):
+        active = reached & moving
+        die = active & (batch.draw(step, Purpose.DEATH + s, idx) < batch.route_edge_risk[r, position])
+        death_slot[die] = s
+        policed = active & ~die & (country >= 0)
+        p = np.where(policed, p_eff[run, np.maximum(country, 0)], 0.0)
+        caught = policed & (batch.draw(step, Purpose.INTERCEPT + s, idx) < p)
+        caught_slot[caught] = s
+        moving &= ~(die | caught)
+    node_of = np.stack([sl[2] for sl in slots], axis=1)          # (k, slots): node reached in each slot
+    died = np.flatnonzero(death_slot)
+    events.located_add("deaths", idx[died], node_of[died, death_slot[died] - 1])
+    state.enter(idx[died], Event.DIED, step)
+    caught = np.flatnonzero(caught_slot)
+    if caught.size:
+        where = node_of[caught, caught_slot[caught] - 1]
+        country = batch.node_country[where]
+        events.located_add("intercepted", idx[caught], where)
+        outcome = rules.pick_outcome(batch.containment_outcome[run[caught], t, country],
+                                     batch.draw(step, Purpose.INTERCEPT_OUTCOME, idx[caught]))
+        deport, hold, push = (outcome == 0), (outcome == 1), (outcome == 2)
+        events.located_add("deported", idx[caught[deport]], where[deport])
+        state.enter(idx[caught[deport]], Event.DEPORTED, step)
+        state.leg[idx[caught[hold]]] = (leg[caught[hold]] + caught_slot[caught[hold]]).astype(np.uint8)
+        state.leg[idx[caught[push]]] = batch.entry_leg[r[caught[push]], country[push]]
+    arrived = np.flatnonzero(moving)
+    state.leg[idx[arrived]] = target[arrived].astype(np.uint8)
+    at_border = arrived[world.route_nodes[r[arrived], target[arrived]] == world.border]
+    state.enter(idx[at_border], Event.REACHED_BORDER, step)
+
+
+def border_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, events: Events) -> None:
+    """People waiting at the US border: appointments, crossing attempts and what follows."""
+    if idx.size == 0:
+        return
+    n, t = batch.n, step
+    run, o = idx // n, batch.agent_origin[idx % n]
+    eligible = batch.appointment_eligible[run, t, o]
+    demand = np.zeros((batch.B, batch.O))
+    np.add.at(demand, (run[eligible], o[eligible]), 1)
+    share = rules.capacity_share(1.0, batch.appointment_places[:, t], rules.persons(demand, batch.weight))
+    appointment = eligible & (batch.draw(step, Purpose.APPOINTMENT, idx) < share[run])
+    got = idx[appointment]
+    state.enter(got, Event.APPOINTMENT, step)
+    events.national_add("encounters", got)
+    events.national_add("entries_legal", got)
+    attempt = ~appointment & (batch.draw(step, Purpose.ATTEMPT, idx) < batch.attempt_probability[run])
+    die = attempt & (batch.draw(step, Purpose.BORDER_DEATH, idx) < batch.world.border_death_risk)
+    events.located_add("deaths", idx[die], np.full(die.sum(), batch.world.border))
+    state.enter(idx[die], Event.DIED, step)
+    crossing = attempt & ~die
+    apprehended = crossing & (batch.draw(step, Purpose.APPREHEND, idx) < batch.apprehension[run, t, o])
+    evaded = idx[crossing & ~apprehended]
+    state.enter(evaded, Event.EVADED, step)
+    events.national_add("entries_irregular", evaded)
+    caught = np.flatnonzero(apprehended)
+    if caught.size == 0:
+        return
+    events.national_add("encounters", idx[caught])
+    outcome = rules.pick_outcome(batch.border_outcome[run[caught], t, o[caught]],
+                                 batch.draw(step, Purpose.BORDER_OUTCOME, idx[caught]))
+    expel, remove, release = caught[outcome == 0], caught[outcome == 1], caught[outcome == 2]
+    events.national_add("expelled", idx[expel])
+    state.attempts[idx[expel]] = np.minimum(state.attempts[idx[expel]].astype(np.int64) + 1, 255).astype(np.uint8)
+    give_up = expel[batch.draw(step, Purpose.GIVE_UP, idx[expel]) < batch.give_up_probability[run[expel]]]
+    state.enter(idx[give_up], Event.GAVE_UP, step)
+    events.located_add("deported", idx[remove], np.full(remove.size, batch.world.node_ids.index("USA")))
+    state.enter(idx[remove], Event.REMOVED, step, batch.reentry_bar[run[remove], t, o[remove]])
+    state.enter(idx[release], Event.RELEASED, step)
+    events.national_add("entries_irregular", idx[release])

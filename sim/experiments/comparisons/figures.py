@@ -1,0 +1,229 @@
+"""Figures of a comparison. Each function returns ``(figure, data)``: ``data`` is exactly what is drawn.
+
+One colour per scenario in every figure (Okabe-Ito, colour-blind safe, in study order;
+the baseline first); dates on the x axis; units on the y axis.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from ...outputs.plots import CURVE_METRICS, PALETTE  # noqa: E402
+from ...outputs.table import METRIC_UNITS  # noqa: E402
+from . import analysis  # noqa: E402
+
+TITLES = {**CURVE_METRICS, "deported": "Deportations (transit countries and US removals)",
+          "expelled": "Expulsions to Mexico", "aid_spent_usd": "Root-cause aid spending",
+          "enforcement_spent_usd": "Enforcement and containment spending"}
+THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
+
+
+def colours(names) -> dict[str, str]:
+    """The colour of each scenario, the same in every figure."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def _dates(months) -> pd.DatetimeIndex:
+    return pd.to_datetime(pd.Index(months) + "-01")
+
+
+def _month_axis(ax) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.grid(alpha=0.3)
+
+
+def _unit(metric: str) -> str:
+    if METRIC_UNITS.get(metric) == "USD":
+        return "USD per month"
+    return "persons" if metric == "in_transit" else "persons per month"
+
+
+def _legend(fig, ax, extra: str = "median, 10-90 % band") -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if not labels:
+        return
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), frameon=False,
+               title=extra, title_fontsize=9)
+
+
+def _draw_bands(ax, bands: pd.DataFrame, names, colour: dict, linewidth: float = 1.8) -> pd.DataFrame:
+    """Median line and 10-90 % band of each scenario (``bands``: scenario, month, q10, q50, q90).
+
+    Returns the rows drawn."""
+    drawn = []
+    for name in names:
+        part = bands[bands.scenario == name]
+        dates = _dates(part.month)
+        ax.fill_between(dates, part.q10, part.q90, color=colour[name], alpha=0.18, linewidth=0)
+        ax.plot(dates, part.q50, color=colour[name], linewidth=linewidth, label=name)
+        drawn.append(part)
+    return pd.concat(drawn, ignore_index=True)
+
+
+def outcome_curves(outcomes: pd.DataFrame, metrics, names, starts: pd.DataFrame | None = None):
+    """One panel per metric, one line per scenario (median, 10-90 % band); dotted lines where policies start."""
+    colour = colours(names)
+    data = []
+    cols = 2 if len(metrics) <= 4 else 3
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, 3.3 * rows + 0.8), squeeze=False, layout="constrained")
+    for ax, metric in zip(axes.flat, metrics):
+        bands = analysis.band(analysis.run_monthly(outcomes, metric)).reset_index()
+        data.append(_draw_bands(ax, bands, names, colour).assign(metric=metric))
+        if starts is not None:
+            for row in starts.itertuples():
+                ax.axvline(_dates([row.month])[0], color=colour[row.scenario], linestyle=":", linewidth=1.2)
+        ax.set_title(TITLES.get(metric, metric), fontsize=10.5)
+        ax.set_ylabel(_unit(metric))
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        ax.set_ylim(bottom=0)
+        _month_axis(ax)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    _legend(fig, axes.flat[0], "median and 10-90 % band over replications; dotted: a scenario's policies start")
+    return fig, pd.concat(data, ignore_index=True)[["metric", "scenario", "month", "q10", "q50", "q90"]]
+
+
+def nationality_curves(outcomes: pd.DataFrame, names, metric: str = "encounters"):
+    """Small multiples: ``metric`` by nationality, one line per scenario (median, 10-90 % band)."""
+    frame = outcomes[outcomes.metric == metric]
+    return _small_multiples(frame.assign(panel=frame.nationality), outcomes, names, metric, "nationality")
+
+
+def country_curves(outcomes: pd.DataFrame, names, metric: str = "intercepted"):
+    """Small multiples: a located ``metric`` by the country of the node where it happened (e.g. interceptions
+    by transit country), one line per scenario (median, 10-90 % band)."""
+    from ...core.world import load_route_graph
+
+    frame = outcomes[outcomes.metric == metric]
+    return _small_multiples(frame.assign(panel=frame.location.map(load_route_graph().node_country)), outcomes,
+                            names, metric, "country")
+
+
+def _small_multiples(frame: pd.DataFrame, outcomes: pd.DataFrame, names, metric: str, by: str):
+    """One panel per value of ``frame.panel`` (e.g. nationality); every run of ``outcomes`` counts (0 if no rows)."""
+    panels = sorted(p for p in frame.panel.dropna().unique() if p)
+    colour = colours(names)
+    cols = min(4, max(len(panels), 1))
+    rows = max(-(-len(panels) // cols), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.5 * cols + 0.8, 2.6 * rows + 0.9), squeeze=False, sharex=True,
+                             layout="constrained")
+    data = []
+    for ax, panel in zip(axes.flat, panels):
+        bands = analysis.band(analysis.run_monthly(frame[frame.panel == panel], metric, outcomes)).reset_index()
+        data.append(_draw_bands(ax, bands, names, colour, linewidth=1.5).assign(**{by: panel}))
+        ax.set_title(panel, fontsize=10)
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        ax.set_ylim(bottom=0)
+        _month_axis(ax)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(_unit(metric))
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    title = TITLES.get(metric, metric)
+    if not panels:
+        axes.flat[0].text(0.5, 0.5, f"no {title.lower()} in any run", ha="center", va="center",
+                          transform=axes.flat[0].transAxes)
+        axes.flat[0].set_axis_off()
+    fig.suptitle(f"{title} by {by}", fontsize=12)
+    _legend(fig, axes.flat[0])
+    columns = [by, "scenario", "month", "q10", "q50", "q90"]
+    return fig, (pd.concat(data, ignore_index=True)[columns] if data else pd.DataFrame(columns=columns))
+
+
+def differences(outcomes: pd.DataFrame, names, metrics=("entries_irregular", "deaths", "encounters")):
+    """Cumulative persons averted against the baseline (paired by replicate), one panel per metric."""
+    colour = colours(names)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.9), squeeze=False, layout="constrained")
+    data = []
+    for ax, metric in zip(axes.flat, metrics):
+        averted = analysis.cumulative_averted(outcomes, metric, names[0])
+        _draw_bands(ax, averted, names[1:], colour)
+        data.append(averted.assign(metric=metric))
+        ax.axhline(0, color="black", linewidth=0.8)
+        label = {"entries_irregular": "Irregular crossings", "deaths": "Deaths", "encounters": "Encounters"}
+        ax.set_title(f"{label.get(metric, metric)} averted (+) or added (-), cumulative", fontsize=10)
+        ax.set_ylabel("persons, cumulative vs baseline")
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        _month_axis(ax)
+    _legend(fig, axes.flat[0], "median and 10-90 % band of the difference from baseline, paired by replication")
+    return fig, pd.concat(data, ignore_index=True)[["metric", "scenario", "month", "q10", "q50", "q90"]]
+
+
+def cost_effectiveness(table: pd.DataFrame, names):
+    """Extra spending (USD) per irregular crossing and per death averted: median with 10-90 % bar."""
+    colour = colours(names)
+    measures = (("usd_per_crossing_averted", "USD per irregular crossing averted", "share_averting_crossings"),
+                ("usd_per_death_averted", "USD per death averted", "share_averting_deaths"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(table) + 2.2), squeeze=False, layout="constrained")
+    rows = []
+    for ax, (measure, title, share) in zip(axes.flat, measures):
+        for y, row in enumerate(table.itertuples()):
+            q10, q50, q90 = (getattr(row, f"{measure}_q{q}") for q in ("10", "50", "90"))
+            rows.append({"measure": measure, "scenario": row.scenario, "q10": q10, "q50": q50, "q90": q90})
+            if np.isfinite(q50) and q50 > 0:
+                ax.errorbar([q50], [y], xerr=[[q50 - q10], [q90 - q50]], fmt="o", color=colour[row.scenario],
+                            capsize=4, markersize=7)
+            else:
+                ax.text(0.02, y, "not defined: nothing averted, or no extra spending",
+                        transform=ax.get_yaxis_transform(),
+                        va="center", fontsize=8, color=colour[row.scenario])
+        ax.set_yticks(range(len(table)), [f"{name}\n(averted in {100 * p:.0f} % of runs)"
+                                          for name, p in zip(table.scenario, table[share])], fontsize=8.5)
+        ax.set_ylim(-0.6, len(table) - 0.4)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(THOUSANDS)
+        ax.set_xlabel("USD per person averted (log scale)")
+        ax.set_title(title, fontsize=10.5)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle("Cost-effectiveness against the baseline (median, 10-90 % over replications)", fontsize=11)
+    return fig, pd.DataFrame(rows)
+
+
+def heatmap(grid: pd.DataFrame, x: str, y: str, outcome: str):
+    """An outcome (persons over the horizon, median over runs) over two levers of a sweep.
+
+    ``grid``: one row per run with the lever values in columns ``x`` and ``y`` and the total in ``value``;
+    ``x`` and ``y`` name the levers (axis labels).
+    """
+    table = grid.pivot_table(index="y", columns="x", values="value", aggfunc="median").sort_index(ascending=False)
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), layout="constrained")
+    image = ax.imshow(table.to_numpy(), cmap="viridis", aspect="auto")
+    ax.set_xticks(range(table.shape[1]), [_tick(v) for v in table.columns], rotation=30, ha="right")
+    ax.set_yticks(range(table.shape[0]), [_tick(v) for v in table.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    bar = fig.colorbar(image, ax=ax, format=THOUSANDS)
+    bar.set_label(f"{TITLES.get(outcome, outcome)}, total over the horizon (persons; median over runs)")
+    for (i, j), value in np.ndenumerate(table.to_numpy()):
+        light = image.norm(value) > 0.6                       # viridis is light at the top of its range
+        ax.text(j, i, f"{value:,.0f}", ha="center", va="center", fontsize=8, color="black" if light else "white")
+    ax.set_title(f"{TITLES.get(outcome, outcome)} over two levers", fontsize=11)
+    return fig, table
+
+
+def _tick(value) -> str:
+    """A lever value as a tick label: 3,000,000,000 / 120,000 / 0.35."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"
+
+
+def save(fig, folder, stem: str) -> list[str]:
+    """Write ``stem``.png and ``stem``.svg into ``folder``; returns the file names."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    names = []
+    for ext in ("png", "svg"):
+        fig.savefig(folder / f"{stem}.{ext}", dpi=120, metadata={"Date": None} if ext == "svg" else None)
+        names.append(f"{stem}.{ext}")
+    plt.close(fig)
+    return names

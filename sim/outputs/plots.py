@@ -1,0 +1,67 @@
+"""Figures: outcome curves with uncertainty bands.
+
+Plot functions take the tidy outcomes table and return the matplotlib figure; the
+numbers drawn are the numbers of ``sim.outputs.table.quantiles`` on that table.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .table import quantiles  # noqa: E402
+
+# Okabe-Ito colour-blind-safe palette
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+CURVE_METRICS = {
+    "encounters": "Encounters at the US border",
+    "entries_irregular": "Irregular entries",
+    "entries_legal": "Legal entries",
+    "intercepted": "Interceptions in transit",
+    "in_transit": "People in transit (end of month)",
+    "deaths": "Deaths on the way",
+}
+
+
+def outcome_curves(outcomes: pd.DataFrame, path: str | Path | None = None, metrics=None, title: str | None = None):
+    """Median and 10-90 % band over replications for each metric, one panel per metric, one line per scenario."""
+    metrics = list(metrics or CURVE_METRICS)
+    bands = quantiles(outcomes[outcomes.metric.isin(metrics)])
+    missing = [m for m in metrics if m not in set(bands.metric)]     # no rows at all: zero every month
+    if missing:
+        zeros = outcomes[["scenario", "month"]].drop_duplicates().merge(pd.DataFrame({"metric": missing}), how="cross")
+        bands = pd.concat([bands, zeros.assign(q10=0.0, q50=0.0, q90=0.0)], ignore_index=True)
+    bands["date"] = pd.to_datetime(bands["month"] + "-01")
+    scenarios = list(dict.fromkeys(outcomes["scenario"]))
+    cols = 3 if len(metrics) > 4 else 2
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.4 * rows), squeeze=False, constrained_layout=True)
+    for ax, metric in zip(axes.flat, metrics):
+        for i, name in enumerate(scenarios):
+            part = bands[(bands.metric == metric) & (bands.scenario == name)].sort_values("date")
+            colour = PALETTE[i % len(PALETTE)]
+            ax.fill_between(part["date"], part["q10"], part["q90"], color=colour, alpha=0.2, linewidth=0)
+            ax.plot(part["date"], part["q50"], color=colour, label=name, linewidth=1.8)
+        ax.set_title(CURVE_METRICS.get(metric, metric), fontsize=11)
+        ax.set_ylabel("persons per month" if metric != "in_transit" else "persons")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, [f"{label} (median, 10-90 % band)" for label in labels], loc="outside lower center",
+               ncol=min(len(labels), 3), frameon=False)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

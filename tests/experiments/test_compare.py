@@ -1,0 +1,286 @@
+"""Comparisons: study files, the numbers behind every figure, stored results, the report, errors."""
+from __future__ import annotations
+
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.experiments.comparisons import analysis, compare, load_comparison, load_study
+from sim.outputs.table import quantiles
+
+from helpers import SCENARIOS, needs_browser
+
+
+def write_study(tmp_path, body: str = "", name: str = "study.yaml"):
+    text = textwrap.dedent(f"""\
+        schema_version: 1
+        name: small_study
+        description: A small comparison for tests.
+        baseline: {SCENARIOS / 'baseline.yaml'}
+        scenarios:
+          enforcement: {SCENARIOS / 'enforcement.yaml'}
+          containment: {SCENARIOS / 'containment.yaml'}
+          more_appointments:
+            policies:
+              cbp_one_plus: {{kind: legal_pathway, pathway: appointments, start: 2023-01, places_per_month: 60000}}
+        agents: 8000
+        replications: 3
+        seed: 5
+        months: 8
+        """) + textwrap.dedent(body)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory):
+    return compare(write_study(tmp_path_factory.mktemp("study")))
+
+
+def test_every_scenario_shares_sample_horizon_and_seeds(comparison):
+    table = comparison.to_frame()
+    assert list(comparison.scenarios) == ["baseline", "enforcement", "containment", "more_appointments"]
+    assert list(dict.fromkeys(table.scenario)) == comparison.names
+    seeds = table.groupby("scenario").seed.apply(lambda s: tuple(sorted(s.unique())))
+    assert seeds.nunique() == 1 and len(seeds.iloc[0]) == 3       # common random numbers
+    assert table.month.nunique() == 8
+    assert comparison.scenarios["more_appointments"].policies["cbp_one_plus"].places_per_month == 60000
+
+
+def test_outcome_curves_draw_the_table(comparison):
+    fig, data = comparison.plot_outcomes()
+    table = comparison.to_frame()
+    expected = quantiles(table[table.metric.isin(comparison.settings["outcomes"])])
+    for ax, metric in zip(fig.axes, comparison.settings["outcomes"]):
+        lines = [line for line in ax.get_lines() if line.get_label() in comparison.names]
+        assert [line.get_label() for line in lines] == comparison.names
+        for line in lines:
+            want = expected[(expected.metric == metric) & (expected.scenario == line.get_label())]
+            want = want.set_index("month").q50.reindex(sorted(table.month.unique()), fill_value=0.0)
+            np.testing.assert_allclose(line.get_ydata(), want.to_numpy(), err_msg=f"{metric} {line.get_label()}")
+    assert set(data.metric) == set(comparison.settings["outcomes"])
+
+
+def test_difference_curves_are_paired_differences(comparison):
+    fig, data = comparison.plot_differences()
+    table = comparison.to_frame()
+    runs = table[table.metric == "entries_irregular"].groupby(["scenario", "replicate", "month"]).value.sum()
+    cumulative = runs.groupby(level=["scenario", "replicate"]).cumsum().unstack("replicate")
+    averted = cumulative.loc["baseline"] - cumulative.loc["enforcement"]
+    line = next(line for line in fig.axes[0].get_lines() if line.get_label() == "enforcement")
+    np.testing.assert_allclose(line.get_ydata(), averted.median(axis=1).to_numpy())
+    assert averted.median(axis=1).iloc[-1] > 0            # stricter enforcement averts crossings
+
+
+def test_cost_effectiveness_from_the_table(comparison):
+    fig, data = comparison.plot_cost_effectiveness()
+    costs = comparison.cost_effectiveness().set_index("scenario")
+    table = comparison.to_frame()
+    spend = table[table.metric.isin(["aid_spent_usd", "enforcement_spent_usd"])].groupby(
+        ["scenario", "replicate"]).value.sum().unstack("replicate")
+    crossings = table[table.metric == "entries_irregular"].groupby(["scenario", "replicate"]).value.sum().unstack(
+        "replicate")
+    extra = spend.loc["enforcement"] - spend.loc["baseline"]
+    averted = crossings.loc["baseline"] - crossings.loc["enforcement"]
+    assert costs.loc["enforcement", "extra_spending_usd_q50"] == pytest.approx(extra.median())
+    per_crossing = (extra / averted)[averted > 0]           # replications where crossings were averted
+    assert costs.loc["enforcement", "usd_per_crossing_averted_q50"] == pytest.approx(per_crossing.median())
+    assert costs.loc["enforcement", "share_averting_crossings"] == pytest.approx((averted > 0).mean())
+    drawn = data[(data.measure == "usd_per_crossing_averted") & (data.scenario == "enforcement")]
+    assert drawn.q50.iloc[0] == pytest.approx(per_crossing.median())
+
+
+def test_nationality_panels_cover_every_origin(comparison):
+    fig, data = comparison.plot_nationalities()
+    table = comparison.to_frame()
+    visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert sorted(ax.get_title() for ax in visible) == sorted(n for n in table.nationality.unique() if n)
+    mex = table[(table.metric == "encounters") & (table.nationality == "MEX") & (table.scenario == "baseline")]
+    want = mex.groupby(["month", "replicate"]).value.sum().unstack().median(axis=1)
+    got = data[(data.nationality == "MEX") & (data.scenario == "baseline")].q50.to_numpy()
+    np.testing.assert_allclose(got, want.to_numpy())
+
+
+def test_policy_markers_where_scenario_policies_start(comparison):
+    starts = comparison.policy_starts()
+    assert set(starts.scenario) <= {"enforcement", "containment", "more_appointments"}
+    assert ("more_appointments", "cbp_one_plus", "2023-01") in set(map(tuple, starts.to_numpy()))
+
+
+def test_plot_redraws_stored_results_without_running(comparison, tmp_path, monkeypatch):
+    out = comparison.save(tmp_path / "results")
+    for expected in ("outcomes.parquet", "report.html", "summary.md", "summary.csv", "cost_effectiveness.csv",
+                     "figures/outcome_curves.png", "figures/outcome_curves.svg",
+                     "figures/encounters_by_nationality.png", "figures/difference_from_baseline.svg",
+                     "figures/cost_effectiveness.png"):
+        assert (out / expected).is_file(), expected
+    for figure in (out / "figures").iterdir():
+        figure.unlink()
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("plot must not run the model")
+
+    monkeypatch.setattr("sim.engines.vector.simulate", no_simulation)
+    monkeypatch.setattr("sim.simulation.simulate", no_simulation)
+    assert main(["plot", str(out)]) == 0
+    assert (out / "figures" / "outcome_curves.png").is_file()
+    stored = load_comparison(out)
+    pd.testing.assert_frame_equal(stored.plot_outcomes()[1], comparison.plot_outcomes()[1])
+    pd.testing.assert_frame_equal(stored.cost_effectiveness(), comparison.cost_effectiveness())
+
+
+@needs_browser
+def test_report_opens_in_a_browser_with_every_figure(comparison, tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    out = comparison.save(tmp_path / "report")
+    expected = {"outcome_curves", "encounters_by_nationality", "interceptions_by_country",
+                "difference_from_baseline", "cost_effectiveness"}
+    browser.get((out / "report.html").as_uri())
+    # a report of several MB of inline images can still be parsing when get() returns: wait for it (30 s at most)
+    deadline = time.monotonic() + 30
+    while True:
+        images = browser.find_elements(By.CSS_SELECTOR, "figure img")
+        found = {img.get_attribute("alt") for img in images}
+        if found == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert found == expected
+    assert all(browser.execute_script("return arguments[0].naturalWidth", img) > 200 for img in images)
+    text = browser.find_element(By.TAG_NAME, "body").text
+    for name in comparison.names:
+        assert name in text
+    assert "Provenance" in text and "Cost-effectiveness" in text
+
+
+def test_compare_command_end_to_end(tmp_path, capsys):
+    study = write_study(tmp_path, name="cli.yaml")
+    out = tmp_path / "cli_results"
+    assert main(["compare", str(study), "--agents", "500", "--replications", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "more_appointments" in printed and "averted" in printed
+    assert load_comparison(out).outcomes.replicate.nunique() == 2
+
+
+@pytest.mark.parametrize("body, where, message", [
+    ("outcomes: [encounters, deathz]\n", "outcomes", "unknown outcome 'deathz'; did you mean 'deaths'?"),
+    ("scenarios:\n  aid: no_such_scenario.yaml\n", "scenarios.aid", "file not found"),
+    ("heatmap: {sweep: missing_sweep.yaml, x: a, y: b}\n", "heatmap.sweep", "file not found"),
+])
+def test_bad_study_files_say_where(tmp_path, capsys, body, where, message):
+    base = write_study(tmp_path).read_text()
+    if body.startswith("scenarios:"):
+        base = base.replace("scenarios:\n", body, 1)
+        body = ""
+    if body.startswith("outcomes"):
+        base += body
+        body = ""
+    path = tmp_path / "bad.yaml"
+    path.write_text(base + body)
+    assert main(["compare", str(path), "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml:" in err and where in err and message in err, err
+    assert not (tmp_path / "never").exists()
+
+
+def test_inline_override_errors_point_into_the_study(tmp_path):
+    from sim.core.errors import ScenarioError
+
+    path = write_study(tmp_path).read_text().replace("places_per_month: 60000", "places_per_month: -5")
+    (tmp_path / "neg.yaml").write_text(path)
+    with pytest.raises(ScenarioError) as info:
+        load_study(tmp_path / "neg.yaml")
+    problem = info.value.problems[0]
+    assert problem.file.endswith("neg.yaml") and problem.line == 10
+    assert "policies.cbp_one_plus" in problem.key
+
+
+def test_shipped_study_loads():
+    study = load_study(SCENARIOS / "aid_vs_enforcement.yaml")
+    assert study.names[0] == "baseline" and len(study.names) >= 4
+    assert all(s.seed == study.study.seed for s in study.scenarios.values())
+
+
+def test_headline_table_has_every_scenario(comparison):
+    summary = comparison.summary()
+    assert list(summary.scenario) == comparison.names
+    assert (summary.drop(columns="scenario") >= 0).all().all()
+    assert analysis.HEADLINE_METRICS[0] in summary
+
+
+def test_heatmap_of_a_sweep_over_two_levers(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                      # the sweep writes into results/<sweep name>/
+    (tmp_path / "tiny_sweep.yaml").write_text(textwrap.dedent(f"""\
+        schema_version: 1
+        extends: {SCENARIOS / 'baseline.yaml'}
+        name: tiny_sweep
+        agents: 400
+        months: 3
+        policies:
+          mexico_checks: {{kind: containment, country: MEX, start: 2023-01, interception_probability: 0.4,
+                          capacity_per_month: 50000}}
+        sweep:
+          seed: 3
+          replications: 1
+          levers:
+            design: grid
+            parameters:
+              policies.mexico_checks.capacity_per_month: [0, 200000]
+              policies.mexico_checks.interception_probability: [0.1, 0.6]
+        """))
+    study = write_study(tmp_path, textwrap.dedent("""\
+        heatmap:
+          sweep: tiny_sweep.yaml
+          x: policies.mexico_checks.capacity_per_month
+          y: policies.mexico_checks.interception_probability
+          outcome: intercepted
+        """))
+    result = compare(study, agents=300, replications=1)
+    fig, table = result.plot_heatmap()
+    assert table.shape == (2, 2)
+    assert list(table.columns) == [0, 200000] and sorted(table.index) == [0.1, 0.6]
+    grid = result.heatmap_grid
+    raw = grid[(grid.x == 200000) & (grid.y == 0.6)].value.median()
+    assert table.loc[0.6, 200000] == pytest.approx(raw)
+    assert table.loc[0.6, 200000] > table.loc[0.6, 0]          # capacity lets a country intercept
+    out = result.save(tmp_path / "with_heatmap")
+    assert (out / "figures" / "heatmap.png").is_file() and (out / "heatmap.csv").is_file()
+    assert load_comparison(out).plot_heatmap()[1].equals(table)
+
+
+def test_check_and_run_know_a_study_file(capsys):
+    assert main(["check", str(SCENARIOS / "aid_vs_enforcement.yaml")]) == 0
+    assert "OK (study aid_vs_enforcement" in capsys.readouterr().out
+    assert main(["run", str(SCENARIOS / "aid_vs_enforcement.yaml"), "--quiet"]) == 2
+    assert "run it with `migsim compare`" in capsys.readouterr().err
+
+
+def test_compare_never_replaces_a_folder_that_is_not_a_comparison(tmp_path, capsys, monkeypatch):
+    study = write_study(tmp_path)
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "draft.txt").write_text("keep me")
+    monkeypatch.setattr("sim.experiments.comparisons.comparison.compare",
+                        lambda *a, **k: pytest.fail("refused before running"))
+    assert main(["compare", str(study), "--out", str(precious), "--quiet"]) == 2
+    assert "does not hold the results of a comparison" in capsys.readouterr().err
+    assert [p.name for p in precious.iterdir()] == ["draft.txt"]
+
+
+def test_interceptions_by_transit_country_draw_the_table(comparison):
+    fig, data = comparison.plot_countries()
+    table = comparison.to_frame()
+    mex_nodes = {"MEX_AIRPORT", "MEX_SOUTH", "MEX_NORTH", "MEX"}
+    rows = table[(table.metric == "intercepted") & table.location.isin(mex_nodes) & (table.scenario == "containment")]
+    per_run = rows.groupby(["month", "replicate"]).value.sum().unstack(fill_value=0.0)
+    per_run = per_run.reindex(index=sorted(table.month.unique()), columns=sorted(table.replicate.unique()),
+                              fill_value=0.0)
+    got = data[(data.country == "MEX") & (data.scenario == "containment")].q50.to_numpy()
+    np.testing.assert_allclose(got, per_run.median(axis=1).to_numpy())
+    assert set(data.scenario) == set(comparison.names)
+    assert "MEX" in {ax.get_title() for ax in fig.axes}

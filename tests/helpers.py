@@ -1,0 +1,163 @@
+"""Helpers shared by the tests (importable as ``helpers``: pytest puts tests/ on the path).
+
+Paths of the repository and its scenarios, small scenarios, an engine stepper that keeps
+the state between months, the invariants every month must keep, and the headless browser.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sim
+from sim.core.inputs import compile_inputs
+from sim.core.world import build_world
+from sim.engines.state import NO_ROUTE, Status
+from sim.engines.vector import Batch, initial_state, make_home, step_month
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = REPO_ROOT / "scenarios"
+BASELINE = SCENARIOS / "baseline.yaml"
+TINY_SWEEP_BASE = """\
+schema_version: 1
+name: tiny
+agents: 300
+months: 3
+warmup_months: 1
+replications: 1
+seed: 3
+origins: [GTM, HND, VEN]
+policies:
+  us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
+"""
+"""A tiny base scenario for sweep files (3 origins, 300 agents, 3 months)."""
+
+
+def shipped_scenario_files() -> list[Path]:
+    """Every scenario shipped in scenarios/ (plain, or sweep and calibration files built on one; not studies)."""
+    from sim.core.yamlio import read_yaml
+    from sim.experiments.comparisons.study import is_study
+
+    return sorted(p for p in SCENARIOS.glob("*.yaml") if not is_study(read_yaml(p).data))
+
+
+def load_base_scenario(path) -> sim.Scenario:
+    """The scenario a shipped file describes, without blocks that other commands read (sweep, calibration)."""
+    from sim.core.scenario import validate_located
+    from sim.core.yamlio import load_with_extends
+
+    located = load_with_extends(path)
+    if isinstance(located.data, dict):
+        for block in ("sweep", "calibration"):
+            located.data.pop(block, None)
+    return validate_located(located)
+
+
+def small(**fields) -> sim.Scenario:
+    """A small validated scenario built from scratch (no extends); fields override the defaults."""
+    base = dict(schema_version=1, name="t", agents=5_000, months=6, warmup_months=2, replications=1,
+                start="2023-01", seed=7)
+    base.update(fields)
+    return sim.Scenario(**base)
+
+
+class Stepper:
+    """Runs the vector engine month by month (as ``simulate`` does), keeping the state."""
+
+    def __init__(self, scenario_or_world, inputs=None, seeds=(1,), grouped: bool = False):
+        if inputs is None:
+            scenario = scenario_or_world
+            self.world = build_world(scenario)
+            inputs = [compile_inputs(scenario, self.world)] * len(seeds)
+        else:
+            self.world = scenario_or_world
+        self.inputs = list(inputs)
+        self.seeds = [int(s) for s in seeds]
+        self.batch = Batch(self.world, self.inputs, self.seeds)
+        self.state = initial_state(self.world, self.inputs, self.seeds)
+        self.diaspora = np.tile(self.world.diaspora, (self.batch.B, 1))
+        self.home = make_home(self.batch, self.state, grouped)    # HomePools when grouped
+        self.step = 0
+
+    @property
+    def months(self) -> int:
+        return self.batch.T
+
+    def advance(self) -> dict[str, np.ndarray]:
+        counts = step_month(self.batch, self.state, self.step, self.diaspora, self.home)
+        self.step += 1
+        return counts
+
+    def run(self) -> list[dict[str, np.ndarray]]:
+        return [self.advance() for _ in range(self.months - self.step)]
+
+
+VALID = {int(s) for s in Status}
+
+
+def check_month(st: Stepper, counts: dict, before: np.ndarray, cumulative: dict) -> None:
+    """Every invariant that must hold after each month."""
+    world, state, B, n = st.world, st.state, st.batch.B, st.batch.n
+    status = state.status
+    # every agent in exactly one valid state
+    assert status.shape == (B * n,)
+    assert set(np.unique(status).tolist()) <= VALID
+    run = np.arange(B * n) // n
+    by_status = np.bincount(run * len(Status) + status, minlength=B * len(Status)).reshape(B, len(Status))
+    assert np.all(by_status.sum(axis=1) == n)
+    # persons conserved by origin: agents x persons per agent == population
+    origin = world.agent_origin
+    ppa = world.persons_per_agent
+    for b in range(B):
+        part = status[b * n: (b + 1) * n]
+        per = np.zeros((len(Status), len(world.origins)), np.int64)
+        np.add.at(per, (part.astype(np.intp), origin.astype(np.intp)), 1)
+        assert np.allclose((per * ppa[None, :]).sum(axis=0), world.population, rtol=1e-9)
+    # absorbing states stay put
+    for absorbing in (Status.DEAD, Status.ENTERED_IRREGULAR, Status.ENTERED_LEGAL):
+        was = before == absorbing
+        assert np.all(status[was] == absorbing), absorbing.name
+    # event counts are non-negative and consistent with the states
+    for name, value in counts.items():
+        assert np.all(value >= 0), name
+        cumulative[name] = cumulative.get(name, 0) + value
+    agents_in = lambda s: np.stack([np.bincount(origin[status[b * n:(b + 1) * n] == s], minlength=len(world.origins))  # noqa: E731
+                                    for b in range(B)])
+    assert np.array_equal(cumulative["entries_irregular"], agents_in(Status.ENTERED_IRREGULAR))
+    assert np.array_equal(cumulative["entries_legal"], agents_in(Status.ENTERED_LEGAL))
+    assert np.array_equal(cumulative["deaths"].sum(axis=2), agents_in(Status.DEAD))
+    moving = agents_in(Status.TRANSIT) + agents_in(Status.BORDER)
+    assert np.array_equal(counts["in_transit"].sum(axis=2), moving)
+    # deportations in transit are a subset of that node's interceptions (the USA node holds removals)
+    transit_nodes = np.arange(len(world.node_ids)) != world.node_ids.index("USA")
+    assert np.all(counts["deported"][:, :, transit_nodes] <= counts["intercepted"][:, :, transit_nodes])
+    assert np.all(counts["expelled"] <= counts["encounters"])
+    # people on the way hold a route of their own origin, and a position on it
+    on_way = np.flatnonzero((status == Status.TRANSIT) | (status == Status.BORDER))
+    route = state.route[on_way].astype(np.intp)
+    assert np.all(route != NO_ROUTE)
+    assert np.all(world.route_origin[route] == state.origin[on_way])
+    assert np.all(state.leg[on_way] < world.route_length[route])
+    at_border = np.flatnonzero(status == Status.BORDER)
+    assert np.all(world.route_nodes[state.route[at_border], state.leg[at_border]] == world.border)
+    assert np.all(state.savings >= 0)
+
+
+def run_checked(st: Stepper) -> list[dict]:
+    cumulative: dict = {}
+    out = []
+    for _ in range(st.months):
+        before = st.state.status.copy()
+        counts = st.advance()
+        check_month(st, counts, before, cumulative)
+        out.append(counts)
+    return out
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+needs_browser = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                                   reason="Debian packages chromium and chromium-driver are not installed "
+                                   "(.ci/run installs them)")
