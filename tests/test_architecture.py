@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import sim
 from helpers import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "sim"

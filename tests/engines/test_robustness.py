@@ -277,6 +277,7 @@ def data_bytes(path) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+@pytest.mark.slow
 def test_outcomes_are_byte_identical_across_engines_and_batch_sizes(tmp_path, monkeypatch):
     import sim.simulation as simulation
     from sim.cli import main

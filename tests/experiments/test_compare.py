@@ -112,6 +112,7 @@ def test_policy_markers_where_scenario_policies_start(comparison):
     assert ("more_appointments", "cbp_one_plus", "2023-01") in set(map(tuple, starts.to_numpy()))
 
 
+@pytest.mark.slow
 def test_plot_redraws_stored_results_without_running(comparison, tmp_path, monkeypatch):
     out = comparison.save(tmp_path / "results")
     for expected in ("outcomes.parquet", "report.html", "summary.md", "summary.csv", "cost_effectiveness.csv",
@@ -134,6 +135,7 @@ def test_plot_redraws_stored_results_without_running(comparison, tmp_path, monke
     pd.testing.assert_frame_equal(stored.cost_effectiveness(), comparison.cost_effectiveness())
 
 
+@pytest.mark.slow
 @needs_browser
 def test_report_opens_in_a_browser_with_every_figure(comparison, tmp_path, browser):
     from selenium.webdriver.common.by import By
@@ -158,6 +160,7 @@ def test_report_opens_in_a_browser_with_every_figure(comparison, tmp_path, brows
     assert "Provenance" in text and "Cost-effectiveness" in text
 
 
+@pytest.mark.slow
 def test_compare_command_end_to_end(tmp_path, capsys):
     study = write_study(tmp_path, name="cli.yaml")
     out = tmp_path / "cli_results"
@@ -213,6 +216,7 @@ def test_headline_table_has_every_scenario(comparison):
     assert analysis.HEADLINE_METRICS[0] in summary
 
 
+@pytest.mark.slow
 def test_heatmap_of_a_sweep_over_two_levers(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                      # the sweep writes into results/<sweep name>/
     (tmp_path / "tiny_sweep.yaml").write_text(textwrap.dedent(f"""\

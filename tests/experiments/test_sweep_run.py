@@ -136,6 +136,7 @@ def test_workers_and_task_sizes_do_not_change_the_table(reference, sweep_path, t
     pd.testing.assert_frame_equal(load_results(tmp_path / "single"), table)
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_the_same_table(reference, sweep_path, tmp_path):
     distributed = pytest.importorskip("distributed")
     _, table = reference
@@ -346,6 +347,7 @@ def _kill_at(command, env, cwd, reached, deadline_s: float = 300.0) -> bool:
     return process.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_sigkill_at_observed_moments_never_loses_or_duplicates_runs(sweep_path, tmp_path):
     """Ten seeded trials: kill the sweep at an observed state, check every visible part is whole, resume.
 

@@ -242,6 +242,7 @@ def quarter(start: str, first: int) -> list[str]:
     return [format_month(parse_month(start) + first + k) for k in range(3)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("series, start", [("ECU", "2021-09"), ("VEN", "2022-10"), ("CUB", "2023-01"),
                                            ("NIC", "2023-01"), ("TOTAL", "2024-01")])
 def test_encounters_fall_after_the_policy(history_encounters, series, start):

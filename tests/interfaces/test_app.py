@@ -87,6 +87,7 @@ def encounters_so_far(line: str) -> float:
     return float(re.search(r"encounters: [\d,]+ \(so far ([\d,]+)\)", line).group(1).replace(",", ""))
 
 
+@pytest.mark.slow
 @needs_browser
 def test_app_listens_only_on_localhost(app_server):
     out = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout if shutil.which("ss") else ""
@@ -101,6 +102,7 @@ def test_app_listens_only_on_localhost(app_server):
         socket.create_connection((other, app_server), timeout=2).close()
 
 
+@pytest.mark.slow
 @needs_browser
 def test_page_shows_model_and_slider_changes_curves(app_server, browser, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
