@@ -1,6 +1,6 @@
 """Uncertain behavioural parameters: what we do not control (EMA Workbench's "uncertainties").
 
-Policies we choose (levers) live in ``sim.policies``. Every field documents its unit;
+Policies we choose (levers) live in ``sim.core.policies``. Every field documents its unit;
 docs/model.md explains each mechanism and where the defaults come from.
 """
 from __future__ import annotations

@@ -142,7 +142,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if isinstance(located.data, dict) and "sweep" in located.data:
         file, line = located.where(("sweep",))
         raise ScenarioError([Problem(file, line, "sweep", "this file describes a sweep: run it with "
-                                     "`migsim sweep` (or sim.sweep.run_sweep), not as a single scenario")])
+                                     "`migsim sweep` (or sim.run_sweep), not as a single scenario")])
     return validate_located(located)
 
 

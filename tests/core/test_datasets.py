@@ -1,4 +1,4 @@
-"""Tests for sim.datasets: shapes, selection rules and provenance of the shipped data."""
+"""Tests for sim.core.datasets: shapes, selection rules and provenance of the shipped data."""
 import hashlib
 from pathlib import Path
 

@@ -276,7 +276,7 @@ def test_appointments_give_legal_entries_and_count_as_encounters(make_scenario):
 
 
 def test_policy_written_later_wins(make_scenario):
-    """Two active blocks setting the same thing: the one written later wins (sim.policies docstring)."""
+    """Two active blocks setting the same thing: the one written later wins (sim.core.policies docstring)."""
     first = {"kind": "containment", "country": "MEX", "start": "2023-03", "interception_probability": 0.1,
              "capacity_per_month": 10}
     second = {"kind": "containment", "country": "MEX", "start": "2023-01", "interception_probability": 0.4,

@@ -1,4 +1,4 @@
-"""Direction and bounds of every behavioural formula in sim.rules."""
+"""Direction and bounds of every behavioural formula in sim.core.rules."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +17,7 @@ unit = st.floats(0, 1, allow_nan=False, exclude_max=True)
 
 def leave(inflation=50.0, violence=20.0, repression=50.0, success=0.5, tie=0, parole_open=0, level=3,
           journey_risk=0.002, intercept=-6.0, diaspora=1e6, population=1e7):
-    """Leave probability with the default coefficients of sim.parameters."""
+    """Leave probability with the default coefficients of sim.core.parameters."""
     shared = (rules.origin_logit(intercept, 0.35, 0.30, 1.0, 2.0, inflation, violence, repression, success)
               + rules.network_logit(0.25, diaspora, population))
     return rules.leave_probability(shared, 1.0, 1.0, 0.6, tie, parole_open, level, journey_risk)

@@ -98,7 +98,7 @@ def test_results_table(reference):
     assert table.groupby("run_id")[params].nunique().eq(1).all().all()
     assert sorted(table.month.unique()) == ["2023-01", "2023-02", "2023-03", "2023-04"]
     assert table[table.metric == "encounters"].value.sum() > 0
-    # ordered by point and replicate, then as sim.outcomes orders a run
+    # ordered by point and replicate, then as sim.outputs.table orders a run
     keys = table[["point", "replicate"]].drop_duplicates()
     assert keys.equals(keys.sort_values(["point", "replicate"]))
     runs = pd.read_parquet(out / "runs.parquet")

@@ -45,7 +45,7 @@ def test_run_writes_every_file(run_dir):
 def test_outcomes_table(run_dir):
     frame = read_outcomes(run_dir / "outcomes.parquet")
     assert list(frame.columns) == COLUMNS
-    # zero rows of located person metrics are left out (sim.outcomes): at this size nobody
+    # zero rows of located person metrics are left out (sim.outputs.table): at this size nobody
     # may die, so ``deaths`` is checked in test_every_metric_is_reported_when_it_happens
     assert METRICS - {"deaths"} <= set(frame.metric)
     assert set(frame.metric) <= set(OUTCOME_METRICS)

@@ -11,7 +11,7 @@ independent draws with probability ``p`` (tests/engines/test_home_pools.py check
 Leavers are not cut out of the main pool at once: they are marked (*tombstones*) and
 skipped when drawing. People who come back (returned migrants whose bar has ended,
 leavers who found no way out) wait in a small *side pool*, where each person gets their
-own draw (``sim.random``), as in per-agent mode. Now and then (many tombstones or a large
+own draw (``sim.core.random``), as in per-agent mode. Now and then (many tombstones or a large
 side pool) the main pool is rebuilt. So a month costs in proportion to the groups, the
 leavers and the side pool; the population is touched only at rebuilds.
 

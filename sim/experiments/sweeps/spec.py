@@ -172,7 +172,7 @@ def load_sweep(path: str | Path, agents: int | None = None, months: int | None =
     """Read and validate a sweep file (with ``extends``); ``agents``/``months`` override the base scenario.
 
     Raises ``ScenarioError`` with one located problem per mistake. Points are checked
-    later, when the design is drawn (``sim.sweep.design.build_design``).
+    later, when the design is drawn (``design.build_design``).
     """
     located = load_with_extends(path)
     if not has_sweep_block(located):

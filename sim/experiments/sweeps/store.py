@@ -283,7 +283,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
 
     Columns: ``run_id, point, policy, future, replicate, seed``, one column per swept
     parameter (named by its path), then ``month, nationality, location, metric, value``.
-    Rows are ordered by point, replicate, then as in ``sim.outcomes`` (metric, month,
+    Rows are ordered by point, replicate, then as in ``sim.outputs.table`` (metric, month,
     nationality, location); failed and pending runs have no rows (see ``runs.parquet``).
     Given the folder of a ``migsim run``, returns its outcomes table.
     """
