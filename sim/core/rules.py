@@ -8,7 +8,7 @@ Units: persons, months, USD; probabilities in [0, 1].
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, ndtri
+from scipy.special import expit, ndtr, ndtri
 
 RISK_LEVELS = 8
 """Risk tolerance is held as a level 0..7, meaning tolerance level / 7 in [0, 1]."""
@@ -20,6 +20,24 @@ def initial_savings(gdp_per_capita_usd, savings_to_income, sigma, u):
     """Savings in USD: log-normal with median ``savings_to_income`` x GDP per head, from a uniform ``u``."""
     u = np.clip(u, 1e-12, 1 - 1e-12)
     return savings_to_income * gdp_per_capita_usd * np.exp(sigma * ndtri(u))
+
+
+def share_affording(threshold_usd, savings_to_income, gdp_per_capita_usd, sigma):
+    """Share of a population whose log-normal savings (``initial_savings``) reach ``threshold_usd``."""
+    median = savings_to_income * np.asarray(gdp_per_capita_usd)
+    with np.errstate(divide="ignore"):
+        return 1.0 - ndtr(np.log(np.asarray(threshold_usd) / median) / sigma)
+
+
+def allocation_weight(population, move_probability):
+    """Agents per origin for a precise total of movers (Neyman allocation): population x sqrt(p (1 - p)).
+
+    ``move_probability``: chance that a person of the origin leaves within the horizon. Any
+    allocation leaves estimates unbiased (each agent stands for population / agents persons);
+    this one spends agents where the variance of who moves is.
+    """
+    p = np.clip(np.asarray(move_probability, dtype=float), 0.0, 1.0)
+    return np.asarray(population, dtype=float) * np.sqrt(p * (1.0 - p))
 
 
 def risk_tolerance_level(u):
@@ -211,6 +229,24 @@ def persons(counts_by_origin, persons_per_agent):
     for o in range(counts.shape[-1]):
         total = total + counts[..., o] * weights[o]
     return total
+
+
+def expected_deaths(exposures_by_leg, death_risk_by_leg, node_of_leg, nodes: int):
+    """Expected deaths (agents) by node from exposures: each agent exposed to a leg adds its chance of dying there.
+
+    ``exposures_by_leg``: (..., legs) agents that travelled each leg (or attempted the
+    crossing) this month, whatever their draw decided; ``death_risk_by_leg``: (legs,)
+    probability of death per exposure; ``node_of_leg``: (legs,) node where a death on the
+    leg is counted. The sum of the exposures' probabilities is the expected number of
+    deaths given who travelled, an unbiased estimate of the deaths with far less noise
+    than the sampled deaths (which still decide who dies). Legs are added one by one in a
+    fixed order, so the result is bit-identical whatever the leading axes and in both engines.
+    """
+    exposures = np.asarray(exposures_by_leg, dtype=np.float64)
+    out = np.zeros(exposures.shape[:-1] + (nodes,))
+    for leg in range(exposures.shape[-1]):
+        out[..., node_of_leg[leg]] += exposures[..., leg] * death_risk_by_leg[leg]
+    return out
 
 
 def pick_outcome(shares, u):

@@ -81,6 +81,9 @@ class RouteTables:
     edge_risk: np.ndarray         # (R, L) death risk of the leg that reaches route position j (0 at j = 0)
     entry_leg: np.ndarray         # (R, C) route position of the first node in each transit country (0: none)
     max_slots: int                # most route positions a traveller can pass in one month
+    leg_edge: np.ndarray          # (R, L) exposure leg of the edge that reaches route position j (-1 at j = 0)
+    leg_risk: np.ndarray          # (E + 1,) death risk of each exposure leg: the edges, then the border crossing
+    leg_node: np.ndarray          # (E + 1,) node where a death on each exposure leg is counted
 
 
 def route_tables(world: World) -> RouteTables:
@@ -89,9 +92,11 @@ def route_tables(world: World) -> RouteTables:
                              for c in world.node_country])
     R, L = world.route_nodes.shape
     edge_risk = np.zeros((R, L))
+    leg_edge = np.full((R, L), -1, dtype=np.int16)
     entry_leg = np.zeros((R, len(TRANSIT_COUNTRIES)), dtype=np.uint8)
     for r, legs in enumerate(world.route_edges):
         edge_risk[r, 1: len(legs) + 1] = [world.edges[e].death_risk for e in legs]
+        leg_edge[r, 1: len(legs) + 1] = legs
         for j in range(world.route_length[r] - 1, 0, -1):
             c = node_transit[world.route_nodes[r, j]]
             if c >= 0:
@@ -99,12 +104,19 @@ def route_tables(world: World) -> RouteTables:
     # a traveller is not intercepted by the country of their own nationality
     origin_transit = np.array([TRANSIT_COUNTRIES.index(o) if o in TRANSIT_COUNTRIES else -2 for o in world.origins])
     max_slots = int((world.next_leg - np.arange(L)[None, :]).max())
-    return RouteTables(node_transit, origin_transit, edge_risk, entry_leg, max_slots)
+    leg_risk = np.array([e.death_risk for e in world.edges] + [world.border_death_risk])
+    leg_node = np.array([world.node_ids.index(e.target) for e in world.edges] + [world.border], dtype=np.intp)
+    return RouteTables(node_transit, origin_transit, edge_risk, entry_leg, max_slots, leg_edge, leg_risk, leg_node)
 
 
-def allocate_agents(population: np.ndarray, agents: int, method: str) -> np.ndarray:
-    """Share ``agents`` among origins by population, its square root, or equally (largest remainder)."""
-    weight = {"proportional": population, "sqrt": np.sqrt(population), "equal": np.ones_like(population)}[method]
+def allocate_agents(population: np.ndarray, agents: int, method: str, weight: np.ndarray | None = None) -> np.ndarray:
+    """Share ``agents`` among origins by population, its square root, equally, or by ``weight`` (method ``movers``:
+    ``sim.core.allocation``), by largest remainder and at least one per origin."""
+    if method == "movers":
+        if weight is None or not np.isfinite(weight).all() or weight.sum() <= 0:
+            weight = np.sqrt(population)
+    else:
+        weight = {"proportional": population, "sqrt": np.sqrt(population), "equal": np.ones_like(population)}[method]
     exact = agents * weight / weight.sum()
     counts = np.floor(exact).astype(np.int64)
     remainder = agents - counts.sum()
@@ -112,8 +124,12 @@ def allocate_agents(population: np.ndarray, agents: int, method: str) -> np.ndar
     return np.maximum(counts, 1)
 
 
-def build_world(scenario: Scenario) -> World:
-    """Build the ``World`` of a validated scenario (shipped data plus its overrides)."""
+def build_world(scenario: Scenario, movers_weight: np.ndarray | None = None) -> World:
+    """Build the ``World`` of a validated scenario (shipped data plus its overrides).
+
+    ``agent_allocation: movers`` needs the weight of each origin (``sim.core.allocation.sampled_world``
+    computes it and builds the world); without it the agents are shared by the square root of population.
+    """
     graph = load_route_graph()
     origins = tuple(scenario.origins)
     pop_data, dia_data, gdp_data = datasets.population(), datasets.diaspora_stock(), datasets.gdp_per_capita_ppp()
@@ -121,7 +137,7 @@ def build_world(scenario: Scenario) -> World:
     population = np.array([w.population.get(o, pop_data[o]) for o in origins], dtype=np.float64)
     diaspora = np.array([w.diaspora.get(o, dia_data[o]) for o in origins], dtype=np.float64)
     gdp = np.array([w.gdp_per_capita_usd.get(o, gdp_data[o]) for o in origins], dtype=np.float64)
-    agents = allocate_agents(population, int(scenario.agents), scenario.agent_allocation)
+    agents = allocate_agents(population, int(scenario.agents), scenario.agent_allocation, movers_weight)
 
     edge_overrides = {"->".join(p.strip() for p in k.split("->")): v for k, v in w.edges.items()}
     edges = []

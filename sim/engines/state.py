@@ -18,6 +18,8 @@ NATIONAL_METRICS = ("encounters", "entries_irregular", "entries_legal", "expelle
 """Metrics counted by nationality (agents per run, month and origin)."""
 LOCATED_METRICS = ("intercepted", "deported", "deaths", "in_transit")
 """Metrics counted by nationality and node (agents per run, month, origin and node)."""
+EXPECTED_METRICS = ("deaths",)
+"""Located metrics counted as expectations (float agents): each exposure adds its probability."""
 NO_ROUTE = 255
 """Route position of a person who has none (at home, returned, arrived)."""
 LAST_MONTH_STEP = 32767
@@ -128,6 +130,6 @@ class Counts:
     """Agent counts of every metric, by run, reported month, origin (and node); both engines return them."""
 
     national: dict[str, np.ndarray]     # (B, T, O) int64
-    located: dict[str, np.ndarray]      # (B, T, O, nodes) int64
+    located: dict[str, np.ndarray]      # (B, T, O, nodes) int64; float64 expected agents for EXPECTED_METRICS
     aid_spent: np.ndarray               # (B, T, O) USD
     enforcement_spent: np.ndarray       # (B, T, K) USD

@@ -10,9 +10,9 @@ from sim.core.inputs import compile_inputs
 from sim.core.random import replicate_seed
 from sim.core.world import build_world
 from sim.engines.state import LOCATED_METRICS, NATIONAL_METRICS, NO_ROUTE, Status
-from sim.engines.vector import simulate
+from sim.engines.vector import Batch, initial_state, make_home, simulate, step_month
 
-from helpers import Stepper, run_checked
+from helpers import Stepper, run_checked, small
 
 AGENTS = 12_000
 DARIEN = ("COL_NECOCLI", "PAN_DARIEN")
@@ -94,9 +94,9 @@ def test_tidy_table_is_complete_and_non_negative(small_baseline):
     located = frame[frame.metric.isin(LOCATED_METRICS)]
     world = build_world(small_baseline)
     assert set(located.location) <= set(world.node_ids)
-    # persons are whole agents times persons per agent
+    # persons are whole agents times persons per agent (deaths are expectations: fractions of agents)
     ppa = dict(zip(world.origins, world.persons_per_agent))
-    persons = frame[frame.metric.isin(NATIONAL_METRICS + LOCATED_METRICS)]
+    persons = frame[frame.metric.isin(NATIONAL_METRICS + LOCATED_METRICS) & (frame.metric != "deaths")]
     agents = persons.value / persons.nationality.map(ppa)
     assert np.allclose(agents, np.round(agents), atol=1e-6)
 
@@ -261,3 +261,26 @@ def test_batch_accepts_sweep_points_with_different_parole_blocks(baseline):
     batch = simulate(world, inputs, [5, 5])
     singles = [simulate(world, [inp], [5]) for inp in inputs]
     _assert_counts_equal(batch, singles)
+
+
+def test_expected_deaths_agree_with_the_deaths_drawn():
+    """Deaths are counted as the sum of the exposed agents' death probabilities: on average the agents who die."""
+    scenario = small(agents=20_000, months=12, warmup_months=1, seed=21, origins=["VEN", "HND", "GTM"],
+                     behaviour={"hazard": {"intercept": {"VEN": -3.0, "HND": -3.0, "GTM": -3.0}}},
+                     world={"border_death_risk": 0.02, "edges": {"COL_NECOCLI->PAN_DARIEN": {"death_risk": 0.03}}})
+    world = build_world(scenario)
+    inputs = compile_inputs(scenario, world)
+    seeds = list(range(1, 9))
+    batch = Batch(world, [inputs] * len(seeds), seeds)
+    state = initial_state(world, [inputs] * len(seeds), seeds)
+    home = make_home(batch, state, grouped=False)
+    diaspora = np.tile(world.diaspora, (batch.B, 1))
+    expected = np.zeros(batch.B)
+    for step in range(batch.T):
+        expected += step_month(batch, state, step, diaspora, home)["deaths"].sum(axis=(1, 2))
+    drawn = (state.status.reshape(batch.B, -1) == Status.DEAD).sum(axis=1)
+    assert drawn.sum() > 400                               # not vacuous: many deaths on the way and at the border
+    # the sampled deaths scatter around the expectation (binomial noise; 4 standard errors)
+    assert abs(drawn.sum() - expected.sum()) < 4 * np.sqrt(expected.sum())
+    # and the expectation varies far less between runs than the draws do
+    assert expected.std() < drawn.std()

@@ -220,8 +220,8 @@ class Migrant(mesa.Agent):
         """Travel one month: risk death on each leg, meet containment at each policed node."""
         model, tables = self.model, self.model.route_tables
         for p in self.passages:
+            model.expose(self, int(tables.leg_edge[self.route, p.position]))    # every leg adds its death risk
             if self.draw(Purpose.DEATH + p.slot) < tables.edge_risk[self.route, p.position]:
-                model.record("deaths", self, p.node)
                 self.enter(Event.DIED)
                 return
             if p.country < 0:
@@ -261,8 +261,8 @@ class Migrant(mesa.Agent):
             return
         if not self.draw(Purpose.ATTEMPT) < inputs.attempt_probability:
             return
+        model.expose(self, len(model.route_tables.leg_risk) - 1)     # the crossing: the last exposure leg
         if self.draw(Purpose.BORDER_DEATH) < model.world.border_death_risk:
-            model.record("deaths", self, model.world.border)
             self.enter(Event.DIED)
         elif self.draw(Purpose.APPREHEND) < inputs.apprehension[t, o]:
             model.record("encounters", self)

@@ -14,13 +14,14 @@ import mesa
 import numpy as np
 
 from ...core import rules
+from ...core.allocation import sampled_world
 from ...core.calendar import format_month
 from ...core.countries import TRANSIT_COUNTRIES
 from ...core.inputs import RunInputs, compile_inputs
 from ...core.random import replicate_seed, stream_key, uniform
 from ...core.scenario import Scenario
-from ...core.world import World, build_world, route_tables
-from ..state import LOCATED_METRICS, NATIONAL_METRICS, Counts, Status, on_the_way
+from ...core.world import World, route_tables
+from ..state import EXPECTED_METRICS, LOCATED_METRICS, NATIONAL_METRICS, Counts, Status, on_the_way
 from .agents import Destination, Migrant, OriginCountry, TransitCountry
 
 ENTRY_METRICS = ("entries_irregular", "entries_legal")
@@ -45,7 +46,7 @@ class MigrationModel(mesa.Model):
         self.run_seed = replicate_seed(scenario.seed, replicate)
         super().__init__(rng=self.run_seed)
         self.config, self.replicate = scenario, replicate
-        self.world = world if world is not None else build_world(scenario)
+        self.world = world if world is not None else sampled_world(scenario)
         self.inputs = inputs if inputs is not None else compile_inputs(scenario, self.world)
         self.route_tables = route_tables(self.world)
         self.months_total = len(self.inputs.calendar)     # warm-up + reported months
@@ -76,8 +77,10 @@ class MigrationModel(mesa.Model):
 
     def _empty_events(self) -> dict[str, np.ndarray]:
         n_origins, N = len(self.world.origins), len(self.world.node_ids)
+        self.exposures = np.zeros((n_origins, len(self.route_tables.leg_risk)), np.int64)   # per origin and leg
         return {**{m: np.zeros(n_origins, np.int64) for m in NATIONAL_METRICS},
-                **{m: np.zeros((n_origins, N), np.int64) for m in LOCATED_METRICS}}
+                **{m: np.zeros((n_origins, N), np.float64 if m in EXPECTED_METRICS else np.int64)
+                   for m in LOCATED_METRICS}}
 
     # ------------------------------------------------------------- services for agents
     def draw(self, purpose: int, person: int) -> float:
@@ -86,6 +89,10 @@ class MigrationModel(mesa.Model):
         if key is None:
             key = self._keys[purpose] = stream_key(self.run_seed, self.month_step, purpose)
         return float(uniform(key, np.uint64(person)))
+
+    def expose(self, migrant: Migrant, leg: int) -> None:
+        """The migrant travels exposure leg ``leg`` (an edge, or the border crossing) this month."""
+        self.exposures[migrant.origin_position, leg] += 1
 
     def record(self, metric: str, migrant: Migrant, node: int | None = None) -> None:
         """Count one event of this month for the migrant's origin (and node)."""
@@ -125,6 +132,9 @@ class MigrationModel(mesa.Model):
         at_border.shuffle_do("try_to_cross")
 
         self.countries.do("welcome_entries")
+        tables = self.route_tables
+        self.events["deaths"] = rules.expected_deaths(self.exposures, tables.leg_risk, tables.leg_node,
+                                                      len(self.world.node_ids))
         self.migrants.select(lambda m: on_the_way(m.status)).do("report_location")
         if self.month_step >= self.inputs.warmup:
             self.datacollector.collect(self)

@@ -14,7 +14,7 @@ from ...core import rules
 from ...core.inputs import RunInputs
 from ...core.random import Purpose, stream_key, uniform
 from ...core.world import World, route_tables
-from ..state import LOCATED_METRICS, NATIONAL_METRICS, NO_ROUTE, AgentState
+from ..state import EXPECTED_METRICS, LOCATED_METRICS, NATIONAL_METRICS, NO_ROUTE, AgentState
 
 INIT_CHUNK = 1 << 17           # agents per chunk when drawing initial traits (small temporaries)
 
@@ -54,6 +54,7 @@ class Batch:
         tables = route_tables(world)
         self.node_country, self.own_country = tables.node_transit, tables.origin_transit
         self.route_edge_risk, self.entry_leg, self.max_slots = tables.edge_risk, tables.entry_leg, tables.max_slots
+        self.leg_edge, self.leg_risk, self.leg_node = tables.leg_edge, tables.leg_risk, tables.leg_node
 
     if TYPE_CHECKING:
         def __getattr__(self, name: str) -> np.ndarray:
@@ -108,7 +109,9 @@ class Events:
         self.batch = batch
         B, n_origins, N = batch.B, batch.O, batch.nodes
         self.national = {m: np.zeros((B, n_origins), np.int64) for m in NATIONAL_METRICS}
-        self.located = {m: np.zeros((B, n_origins, N), np.int64) for m in LOCATED_METRICS}
+        self.located = {m: np.zeros((B, n_origins, N), np.int64) for m in LOCATED_METRICS
+                        if m not in EXPECTED_METRICS}
+        self.exposures = np.zeros((B, n_origins, len(batch.leg_risk)), np.int64)   # agents exposed to each death risk
 
     def national_add(self, metric: str, idx: np.ndarray) -> None:
         """Count one event of ``metric`` for each agent at global positions ``idx``."""
@@ -124,10 +127,18 @@ class Events:
             self.located[metric] += np.bincount(key, minlength=self.located[metric].size).reshape(
                 self.located[metric].shape)
 
+    def exposed(self, idx: np.ndarray, leg: np.ndarray | int) -> None:
+        """Agents at global positions ``idx`` travelled exposure leg ``leg`` (an edge, or the border crossing)."""
+        if idx.size:
+            legs = self.exposures.shape[2]
+            key = ((idx // self.batch.n) * self.batch.O + self.batch_origin(idx)) * legs + leg
+            self.exposures += np.bincount(key, minlength=self.exposures.size).reshape(self.exposures.shape)
+
     def batch_origin(self, idx: np.ndarray) -> np.ndarray:
         """Origin position of the agents at global positions ``idx``."""
         return self.batch.agent_origin[idx % self.batch.n].astype(np.int64)
 
     def result(self) -> dict[str, np.ndarray]:
-        """This month's counts by metric."""
-        return {**self.national, **self.located}
+        """This month's counts by metric (deaths: expected, from the exposures)."""
+        deaths = rules.expected_deaths(self.exposures, self.batch.leg_risk, self.batch.leg_node, self.batch.nodes)
+        return {**self.national, **self.located, "deaths": deaths}

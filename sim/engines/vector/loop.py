@@ -22,7 +22,7 @@ import numpy as np
 from ...core import rules
 from ...core.inputs import RunInputs
 from ...core.world import World
-from ..state import LOCATED_METRICS, NATIONAL_METRICS, AgentState, Counts, Status
+from ..state import EXPECTED_METRICS, LOCATED_METRICS, NATIONAL_METRICS, AgentState, Counts, Status
 from .batch import Batch, Events, initial_state
 from .home import Home, home_phase, make_home
 from .memory import check_memory
@@ -46,7 +46,8 @@ def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress: 
     T_out = batch.T - batch.warmup
     shape = (batch.B, T_out, batch.O)
     counts = Counts({m: np.zeros(shape, np.int64) for m in NATIONAL_METRICS},
-                    {m: np.zeros((*shape, batch.nodes), np.int64) for m in LOCATED_METRICS},
+                    {m: np.zeros((*shape, batch.nodes), np.float64 if m in EXPECTED_METRICS else np.int64)
+                     for m in LOCATED_METRICS},
                     batch.aid_spent[:, batch.warmup:].copy(), batch.enforcement_spent[:, batch.warmup:].copy())
     diaspora = np.tile(world.diaspora, (batch.B, 1))
     for step in range(batch.T):

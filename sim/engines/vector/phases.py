@@ -47,6 +47,8 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
     caught_slot = np.zeros(idx.size, dtype=np.intp)
     for s, (position, reached, _, country) in enumerate(slots, start=1):
         active = reached & moving
+        exposed = np.flatnonzero(active)                         # every leg travelled adds its death risk
+        events.exposed(idx[exposed], batch.leg_edge[r[exposed], position[exposed]])
         die = active & (batch.draw(step, Purpose.DEATH + s, idx) < batch.route_edge_risk[r, position])
         death_slot[die] = s
         policed = active & ~die & (country >= 0)
@@ -56,7 +58,6 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
         moving &= ~(die | caught)
     node_of = np.stack([sl[2] for sl in slots], axis=1)          # (k, slots): node reached in each slot
     died = np.flatnonzero(death_slot)
-    events.located_add("deaths", idx[died], node_of[died, death_slot[died] - 1])
     state.enter(idx[died], Event.DIED, step)
     caught = np.flatnonzero(caught_slot)
     if caught.size:
@@ -92,8 +93,8 @@ def border_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, ev
     events.national_add("encounters", got)
     events.national_add("entries_legal", got)
     attempt = ~appointment & (batch.draw(step, Purpose.ATTEMPT, idx) < batch.attempt_probability[run])
+    events.exposed(idx[attempt], len(batch.leg_risk) - 1)        # the crossing: the last exposure leg
     die = attempt & (batch.draw(step, Purpose.BORDER_DEATH, idx) < batch.world.border_death_risk)
-    events.located_add("deaths", idx[die], np.full(die.sum(), batch.world.border))
     state.enter(idx[die], Event.DIED, step)
     crossing = attempt & ~die
     apprehended = crossing & (batch.draw(step, Purpose.APPREHEND, idx) < batch.apprehension[run, t, o])
