@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .core.allocation import sampled_world
 from .core.calendar import parse_month
 from .core.inputs import compile_inputs
 from .core.random import replicate_seed
 from .core.scenario import Scenario, load_scenario
-from .core.world import build_world
 from .engines.vector import available_bytes, check_memory, estimate_bytes, simulate
 from .outputs.files import atomic_write_bytes, read_outcomes, staged_folder, write_outcomes
 from .outputs.provenance import provenance
@@ -81,7 +81,7 @@ def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: i
     scenario = scenario.with_overrides(agents=agents, months=months, replications=replications, seed=seed)
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})")
-    world = build_world(scenario)
+    world = sampled_world(scenario)
     n = int(world.agents_per_origin.sum())
     grouped = engine == "grouped"
     check_memory(n, 1, grouped)

@@ -231,7 +231,7 @@ def persons(counts_by_origin, persons_per_agent):
     return total
 
 
-def expected_deaths(exposures_by_leg, death_risk_by_leg, node_of_leg, nodes: int):
+def expected_deaths(exposures_by_leg, death_risk_by_leg, node_of_leg, nodes):
     """Expected deaths (agents) by node from exposures: each agent exposed to a leg adds its chance of dying there.
 
     ``exposures_by_leg``: (..., legs) agents that travelled each leg (or attempted the

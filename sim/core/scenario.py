@@ -93,8 +93,9 @@ class Scenario(Strict):
     warmup_months: StrictInt = Field(6, ge=0, le=120,
                                      description="months simulated before start under start conditions, not reported")
     agents: StrictInt = Field(200_000, ge=11, le=10**13, description="agents in the sample (all origins)")
-    agent_allocation: Literal["proportional", "sqrt", "equal"] = Field(
-        "sqrt", description="how agents are shared among origins: by population, its square root, or equally")
+    agent_allocation: Literal["proportional", "sqrt", "equal", "movers"] = Field(
+        "sqrt", description="how agents are shared among origins: by population, its square root, equally, or "
+        "where people move (population x the spread of who leaves within the horizon: sim/core/allocation.py)")
     replications: StrictInt = Field(5, ge=1, le=100_000)
     seed: StrictInt = Field(12345, ge=0, lt=2**63)
     origins: list[str] = Field(default_factory=lambda: list(ORIGINS), min_length=1, description="origins simulated")

@@ -39,13 +39,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core.allocation import sampled_world
 from ..core.calendar import format_month, parse_month
 from ..core.errors import Problem, ScenarioError
 from ..core.inputs import compile_inputs
 from ..core.paths import apply_values
 from ..core.random import replicate_seed
 from ..core.scenario import NAME_PATTERN, Scenario
-from ..core.world import build_world
 from ..core.yamlio import problems_from_paths
 from ..engines.vector import simulate
 from ..outputs.files import atomic_write_bytes, json_ready
@@ -96,7 +96,7 @@ class Objective:
         s, spec = self.setup.scenario, self.setup.spec
         self.scenario = s.with_overrides(months=len(self.months), agents=spec.agents, replications=spec.replications,
                                          seed=self.setup.seed)
-        self.world = build_world(self.scenario)
+        self.world = sampled_world(self.scenario)
         self.base = self.scenario.model_dump(mode="json")
         self.seeds = [replicate_seed(self.scenario.seed, r) for r in range(spec.replications)]
         self.nationalities = list(self.observed.columns)

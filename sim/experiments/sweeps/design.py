@@ -35,6 +35,7 @@ from .spec import SWEEP_KEY, Choice, Group, LogUniform, Normal, SweepFile, Trian
 
 # scenario fields that change the World or the month axis: runs differing in them are batched apart
 WORLD_FIELDS = ("agents", "agent_allocation", "origins", "world", "start", "months", "warmup_months")
+MOVERS_FIELDS = ("behaviour",)  # agent_allocation: movers also reads the behaviour (sim/core/allocation.py)
 NORMAL_TAIL = 0.001          # unbounded normals: unit coordinates are kept within [0.1 %, 99.9 %]
 RUN_COLUMNS = ["run_id", "point", "policy", "future", "replicate", "seed"]
 
@@ -252,8 +253,8 @@ def _runs_table(design: Design) -> pd.DataFrame:
     reps = sweep.replications
     mode = sweep.spec.random_numbers
     stream_seeds: dict[tuple, int] = {}
-    touches_world = any(p.parts[0] in WORLD_FIELDS for p in design.parameters)
-    base_world = stable_hash({k: base[k] for k in WORLD_FIELDS})[:16]
+    touches_world = any(p.parts[0] in WORLD_FIELDS + MOVERS_FIELDS for p in design.parameters)
+    base_world = world_key(base)
     rows: dict[str, list] = {c: [] for c in RUN_COLUMNS + [p.path for p in design.parameters] + ["world"]}
     for point, (policy, future) in enumerate(design.points):
         pairs = design.point_values(point)
@@ -271,7 +272,7 @@ def _runs_table(design: Design) -> pd.DataFrame:
             stream_seeds[key] = int(stable_hash([sweep.seed, identity])[:16], 16) >> 1
         if touches_world:
             data = apply_values(base, pairs)
-            world = stable_hash({k: data[k] for k in WORLD_FIELDS})[:16]
+            world = world_key(data)
         else:
             world = base_world
         for replicate in range(reps):
@@ -289,6 +290,12 @@ def _runs_table(design: Design) -> pd.DataFrame:
     for c in ("point", "policy", "future", "replicate", "seed"):
         frame[c] = frame[c].astype(np.int64)
     return frame
+
+
+def world_key(data: dict) -> str:
+    """Key of the World a point's runs share (and are batched by): the fields the World is built from."""
+    fields = WORLD_FIELDS + (MOVERS_FIELDS if data.get("agent_allocation") == "movers" else ())
+    return stable_hash({k: data[k] for k in fields})[:16]
 
 
 def _column(values: list) -> Any:

@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ...core.allocation import sampled_world
 from ...core.calendar import parse_month
 from ...core.inputs import compile_inputs
 from ...core.paths import apply_values
 from ...core.scenario import Scenario
-from ...core.world import World, build_world
+from ...core.world import World
 from ...engines.vector import available_bytes, check_memory, estimate_bytes, simulate
 from ...outputs.table import months_of, tidy
 from .design import Design, build_design, stable_hash
@@ -361,7 +362,7 @@ def execute(prepared: Prepared, *, workers: int | None = None, scheduler: str | 
     worlds = {}
     for world, first in runs.drop_duplicates("world")[["world", "point"]].itertuples(index=False):
         scenario = Scenario.model_validate(apply_values(design.base, design.point_values(int(first))))
-        worlds[world] = build_world(scenario)
+        worlds[world] = sampled_world(scenario)
         check_memory(int(worlds[world].agents_per_origin.sum()), 1)
     shared = Shared(design.sweep.name, design.base, worlds)
     executor = make_executor(workers, scheduler, scheduler_file) if prepared.pending else InProcess()
