@@ -46,6 +46,9 @@ def add_subcommands(sub) -> None:
     parser.add_argument("--agents", type=positive, metavar="N", help="agents per run (overrides the file)")
     parser.add_argument("--replications", type=positive, metavar="R", help="replications (overrides the file)")
     parser.add_argument("--seed", type=int, help="random seed (overrides the file)")
+    parser.add_argument("--scores-file", type=Path, metavar="FILE",
+                        help="also write validation.json to FILE, e.g. scenarios/calibrated.validation.json beside "
+                        "the scenario, where comparison reports find it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or table")
     parser.set_defaults(handler=cmd_validate)
 
@@ -102,7 +105,7 @@ def print_fit(fit: Fit, out: Path, report_file: Path, console) -> None:
 
 def cmd_validate(args) -> int:
     """``migsim validate``: run, score, write, print."""
-    from ..fitting.validate import validate, write_validation
+    from ..fitting.validate import validate, write_scores_file, write_validation
 
     if args.quiet:
         v = validate(args.scenario, args.observed, args.holdout_from, args.until, agents=args.agents,
@@ -120,6 +123,8 @@ def cmd_validate(args) -> int:
                          replications=args.replications, seed=args.seed, progress=advance)
     out = args.out or Path("results") / f"{v.scenario.name}-validation"
     write_validation(v, out)
+    if args.scores_file is not None:
+        write_scores_file(v, args.scores_file)
     if not args.quiet:
         print_validation(v, out)
     return 0

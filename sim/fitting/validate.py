@@ -274,3 +274,13 @@ def write_validation(v: Validation, out_dir: str | Path) -> Path:
                            json.dumps(json_ready(validation_report(v)), indent=2, allow_nan=False).encode())
         hindcast_figure(v, staging / "hindcast.png")
     return out_dir
+
+
+def write_scores_file(v: Validation, path: str | Path) -> Path:
+    """Write the content of ``validation.json`` to ``path`` (atomically, less the host name): the scores shipped
+    beside a scenario file (``<stem>.validation.json``), which comparison reports quote."""
+    path = Path(path)
+    report = validation_report(v)
+    report["provenance"] = {k: val for k, val in report["provenance"].items() if k != "host"}
+    atomic_write_bytes(path, json.dumps(json_ready(report), indent=2, allow_nan=False).encode())
+    return path

@@ -160,15 +160,32 @@ def validated(tmp_path_factory):
     scenario.write_text(textwrap.dedent(SMALL).format(history=SCENARIOS / "history.yaml"))
     out = folder / "out"
     code = main(["validate", str(scenario), "--observed", str(OBSERVED), "--holdout-from", "2022-04", "--out", str(out),
-                 "--quiet"])
+                 "--scores-file", str(folder / "small.validation.json"), "--quiet"])
     assert code == 0
     return out
+
+
+def test_scores_file_beside_the_scenario(validated):
+    shipped = json.loads((validated.parent / "small.validation.json").read_text())
+    written = json.loads((validated / "validation.json").read_text())
+    assert shipped["ard"] == written["ard"] and shipped["total_error"] == written["total_error"]
+    assert shipped["window"] == ["2022-04", "2022-09"]
+    assert "host" not in shipped["provenance"]
+
+
+def test_shipped_calibrated_model_has_its_scores():
+    scores = json.loads((SCENARIOS / "calibrated.validation.json").read_text())
+    fit = json.loads((SCENARIOS / "calibrated.fit.json").read_text())
+    assert scores["scenario"] == "calibrated"
+    assert scores["window"][0] > fit["fit_window"][1]          # scored after the months it was fitted to
+    assert set(scores["total_error"]) == set(fit["nationalities"])
 
 
 def test_validate_writes_run_layout_with_every_replication(validated):
     assert sorted(p.name for p in validated.iterdir()) == ["hindcast.png", "manifest.json", "outcomes.parquet",
                                                            "scenario.yaml", "validation.json"]
-    assert sorted(p.name for p in validated.parent.iterdir()) == ["out", "small.yaml"]   # no staging left
+    assert sorted(p.name for p in validated.parent.iterdir()) == ["out", "small.validation.json",
+                                                                  "small.yaml"]   # no staging left
     frame = read_outcomes(validated / "outcomes.parquet")
     assert list(frame.columns) == COLUMNS
     assert sorted(frame.replicate.unique()) == [0, 1]
