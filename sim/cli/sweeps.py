@@ -136,6 +136,8 @@ def _print_analysis(result, seconds: float) -> None:
             out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
         needed = sum(max(len(str(c)), int(table[c].astype(str).str.len().max()), 6) + 3 for c in table.columns) + 1
         Console(width=max(console.width, needed)).print(out)        # whole rows, even in a narrow terminal
+        console.print("±: mean half-width of the 95 % bootstrap interval (SALib); an index whose interval includes 0 "
+                      "cannot be told apart from zero", markup=False, highlight=False)
     for note in result.notes:
         console.print(note, markup=False, highlight=False)
     for path in result.files:

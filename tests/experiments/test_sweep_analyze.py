@@ -134,3 +134,37 @@ def test_points_without_results_are_skipped_with_a_note(tmp_path):
     result = analyze(out, plots=False)
     assert any("have no results" in note for note in result.notes)
     assert result.table.empty
+
+
+def test_printed_indices_carry_their_intervals(tmp_path, capsys):
+    out = run(tmp_path, "sobol", 16)
+    assert main(["analyze", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ST ±" in printed and "S1 ±" in printed and "95 %" in printed
+    headline = analyze(out, plots=False).headline()
+    table = analyze(out, plots=False).table
+    gtm = table[(table.outcome == "encounters") & (table.parameter == "behaviour.hazard.intercept.GTM")
+                & (table["index"] == "ST")]
+    row = headline[(headline.outcome == "encounters") & (headline.parameter == "behaviour.hazard.intercept.GTM")]
+    assert row["ST ±"].iloc[0] == gtm.conf.mean() > 0
+
+
+def test_a_design_too_small_is_flagged_and_a_large_one_is_not(tmp_path):
+    from sim.experiments.sweeps.analyze import precision_notes
+
+    groups = {"uncertainties": {"design": "sobol", "samples": 2}}
+    noisy = pd.DataFrame({"outcome": "deaths", "group": "uncertainties", "condition": -1, "condition_label": "",
+                          "parameter": ["a", "a", "b", "b"], "index": ["ST", "S1", "ST", "S1"],
+                          "value": [0.6, -0.1, 0.4, 0.3], "conf": [0.9, 1.5, 0.5, 0.2]})
+    notes = precision_notes(noisy, groups)
+    assert any(n.startswith("warning: deaths (uncertainties): no ST index") and "samples 2" in n for n in notes)
+    assert any("S1 of a has an interval wider" in n for n in notes)
+    clear = noisy.assign(conf=[0.1, 0.05, 0.5, 0.1])
+    notes = precision_notes(clear, groups)
+    assert not any(n.startswith("warning") for n in notes)
+    assert any("ST of b cannot be told apart from zero" in n for n in notes)
+    # on a real sweep: the parameter that matters is told apart from zero, the one that cannot matter is not
+    result = analyze(run(tmp_path, "sobol", 16), plots=False)
+    assert not any(n.startswith("warning: encounters") for n in result.notes)
+    assert any("encounters (uncertainties): ST of behaviour.aid.lag_months cannot be told apart" in n
+               for n in result.notes)

@@ -59,12 +59,19 @@ class Analysis:
     conditions_label: str = ""       # what the headline averages over: policies, futures, or nothing
 
     def headline(self) -> pd.DataFrame | None:
-        """Mean of each index over conditions, by outcome and parameter (wide)."""
+        """Mean of each index and of its 95 % confidence half-width over conditions, by outcome and parameter (wide:
+        a column per index, and ``<index> ±`` for its interval where SALib gives one)."""
         if self.table.empty:
             return None
-        wide = (self.table.groupby(["outcome", "group", "parameter", "index"], sort=False)["value"].mean()
-                .unstack("index").reset_index())
-        return wide
+        grouped = self.table.groupby(["outcome", "group", "parameter", "index"], sort=False)
+        value = grouped["value"].mean().unstack("index")
+        conf = grouped["conf"].mean().unstack("index").dropna(axis=1, how="all")
+        columns = []
+        for index in value.columns:
+            columns.append(value[index])
+            if index in conf.columns:
+                columns.append(conf[index].rename(f"{index} ±"))
+        return pd.concat(columns, axis=1).reset_index()
 
 
 def run_totals(root: Path) -> pd.DataFrame:
@@ -143,6 +150,36 @@ def sensitivity(points: pd.DataFrame, manifest: dict, units: pd.DataFrame) -> tu
     table = pd.DataFrame(rows, columns=["outcome", "group", "condition", "condition_label", "parameter", "index",
                                         "value", "conf"])
     return table, notes
+
+
+def precision_notes(table: pd.DataFrame, groups: dict) -> list[str]:
+    """Warnings where a design is too small for its indices to be told apart from zero.
+
+    An index is told apart from zero when its 95 % interval (bootstrap, SALib) excludes
+    zero: ``value - conf > 0``. For each outcome and group, a warning when no main index
+    (ST, or mu* for Morris) is, and a note on the parameters whose main index is not.
+    """
+    notes = []
+    for (outcome, group), part in table.groupby(["outcome", "group"], sort=False):
+        main = "ST" if "ST" in set(part["index"]) else "mu_star"
+        rows = part[part["index"] == main].groupby("parameter", sort=False)[["value", "conf"]].mean()
+        apart = rows["value"] - rows["conf"] > 0
+        info = groups.get(group, {})
+        size = f"{info.get('design', '?')} with samples {info.get('samples')}" if info else "this design"
+        if not apart.any():
+            notes.append(f"warning: {outcome} ({group}): no {main} index can be told apart from zero (every 95 % "
+                         f"interval includes 0): the design ({size}) is too small; use more samples or more "
+                         "replications per point, or fewer parameters")
+        elif not apart.all():
+            notes.append(f"{outcome} ({group}): {main} of {', '.join(rows.index[~apart])} cannot be told apart from "
+                         "zero (95 % interval includes 0)")
+        if main == "ST":
+            s1 = part[part["index"] == "S1"].groupby("parameter", sort=False)[["value", "conf"]].mean()
+            wide = s1[s1["conf"] > np.maximum(np.abs(s1["value"]), 0.05)]
+            if len(wide):
+                notes.append(f"{outcome} ({group}): S1 of {', '.join(wide.index)} has an interval wider than the "
+                             "index itself (read it as unknown, not as its value)")
+    return notes
 
 
 def _indices(method: str, problem: dict, unit: np.ndarray, y: np.ndarray, info: dict):
@@ -319,7 +356,7 @@ def analyze(path: str | Path, out: str | Path | None = None, plots: bool = True)
     points, notes = point_outcomes(runs, run_totals(root), "levers" in groups, crossed)
     units = read_outcomes(root / DESIGN)
     table, more = sensitivity(points, manifest, units)
-    notes += more
+    notes += more + precision_notes(table, groups)
     methods = sorted({info["design"] for info in groups.values() if info["design"] in INDICES})
     if not methods:
         notes.append("no sensitivity indices: they need a sobol or morris design "
