@@ -184,7 +184,7 @@ def make_page(scenario_file: str, agents: int = DEFAULT_AGENTS):
         "appointment_places_per_month": Slider("Appointments (persons/month)",
                                                value=defaults["appointment_places_per_month"], min=0.0,
                                                max=max(100_000.0, defaults["appointment_places_per_month"]),
-                                               step=5_000.0),
+                                               step=1_000.0),     # fine enough to hold the scenario's value
     }
     model = AppModel(str(scenario_file), agents=int(agents))
     return SolaraViz(model, components=[(route_network, 0), (outcome_curves, 0)], model_params=model_params,

@@ -38,7 +38,7 @@ def app_server():
     """``migsim app`` on the baseline at a small sample, on a free port of 127.0.0.1."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "sim.cli", "app", str(BASELINE), "--port", str(port),
-                                "--agents", "3000"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                "--agents", "20000"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
     try:
         wait_for_port(port, process)
