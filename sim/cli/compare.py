@@ -28,11 +28,12 @@ def add_subcommands(sub) -> None:
 
 def cmd_compare(args) -> int:
     """``migsim compare``: run the study, save everything, print the headline table."""
-    from ..experiments.comparisons.comparison import KIND, compare, save_comparison
+    from ..experiments.comparisons.comparison import KIND, check_robustness, compare, save_comparison
     from ..experiments.comparisons.study import load_study
     from ..outputs.files import check_results_folder
 
     study = load_study(args.study, agents=args.agents, replications=args.replications)
+    check_robustness(study)                             # EMA Workbench there, futures valid: before running
     out = check_results_folder(args.out or Path("results") / study.study.name, KIND)    # before running, not after
     if args.quiet:
         comparison = compare(study)
@@ -43,7 +44,7 @@ def cmd_compare(args) -> int:
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), transient=True) as bar:
             task = bar.add_task(f"{study.study.name}: run-months", total=total)
-            sweep_task = bar.add_task("sweep for the heatmap: runs", total=None, visible=False)
+            sweep_task = bar.add_task("sweeps (heatmap, futures): runs", total=None, visible=False)
 
             def sweep_progress(done: int, runs: int) -> None:
                 bar.update(sweep_task, completed=done, total=runs, visible=True)
@@ -85,31 +86,53 @@ def print_summary(comparison, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    summary = comparison.summary().set_index("scenario").drop(columns=["deported"])
+    summary = comparison.summary().set_index("scenario").drop(columns=["deported", "intercepted"])
     costs = comparison.cost_effectiveness().set_index("scenario")
+    intervals = comparison.intervals().set_index(["scenario", "metric"])
     first = next(iter(comparison.scenarios.values()))
     table = Table(title=f"{comparison.settings['name']}: totals {first.start} + {first.months} months, "
-                  f"median of {first.replications} replications")
+                  f"median of {first.replications} replications; averted: mean and 95 % interval, paired")
     table.add_column("scenario", no_wrap=True, min_width=max(len(n) for n in summary.index))
     for column in summary.columns:
         table.add_column(SHORT_LABELS.get(column, column), justify="right")
-    table.add_column("USD per crossing averted", justify="right")
+    for label in ("crossings averted", "deaths averted", "USD per crossing averted"):
+        table.add_column(label, justify="right")
     for name, row in summary.iterrows():
+        averted = []
+        for metric in ("entries_irregular", "deaths"):
+            if (name, metric) not in intervals.index:
+                averted.append("")
+                continue
+            cell = intervals.loc[(name, metric)]
+            shown = compact(cell.difference)
+            if cell.half_width == cell.half_width:
+                shown += f" ±{compact(cell.half_width)}" + (" [yellow]⚠[/yellow]" if cell.wide else "")
+            averted.append(shown)
         cost = costs["usd_per_crossing_averted_q50"].get(name) if name in costs.index else None
-        table.add_row(name, *(compact(v) for v in row), "" if cost is None else compact(cost))
-    console = Console(width=max(Console().width, 104))
+        if name in costs.index and costs.loc[name, "no_budget"]:
+            cost_text = "no budget"
+        else:
+            cost_text = "" if cost is None else compact(cost)
+        table.add_row(name, *(compact(v) for v in row), *averted, cost_text)
+    console = Console(width=max(Console().width, 120))
     console.print(table)
+    for warning in comparison.precision_warnings():
+        console.print(f"⚠ {warning}", markup=False, highlight=False)
+    if comparison.contrast is not None and comparison.overtaking():
+        console.print(comparison.overtaking(), markup=False, highlight=False)
     console.print(f"report written to [bold]{out / 'report.html'}[/bold]")
 
 
 def check_study_file(path: str | Path) -> str | None:
     """``migsim check`` of a study file: the OK line, or None when the file is not a study."""
     from ..core.yamlio import read_yaml
+    from ..experiments.comparisons.comparison import check_robustness
     from ..experiments.comparisons.study import BASELINE, is_study, load_study
 
     if not is_study(read_yaml(path).data):
         return None
     study = load_study(path)
+    check_robustness(study)
     first = study.scenarios[BASELINE]
     return (f"{path}: OK (study {study.study.name}: baseline + {len(study.names) - 1} scenarios, "
             f"{first.start} + {first.months} months, {first.agents:,} agents x {first.replications} replications)")

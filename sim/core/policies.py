@@ -41,7 +41,12 @@ class _Dated(EndAfterStart):
     note: str = Field("", description="free text: what the block stands for, and its source")
 
 
-class AidPolicy(_Dated):
+class _Budgeted(_Dated):
+    budget_source: str = Field("", description="where the budget figure comes from (a citation); empty: the "
+                               "figure is illustrative, and reports say so")
+
+
+class AidPolicy(_Budgeted):
     """Root-cause aid: a yearly budget for each listed origin country."""
 
     kind: Literal["aid"]
@@ -64,7 +69,7 @@ class InterceptionOutcome(Strict):
         return self
 
 
-class ContainmentPolicy(_Dated):
+class ContainmentPolicy(_Budgeted):
     """Transit containment by one country: checkpoints and interceptions."""
 
     kind: Literal["containment"]
@@ -92,7 +97,7 @@ class BorderOutcome(Strict):
         return self
 
 
-class EnforcementPolicy(_Dated):
+class EnforcementPolicy(_Budgeted):
     """US border enforcement for some or all nationalities."""
 
     kind: Literal["enforcement"]
@@ -103,7 +108,7 @@ class EnforcementPolicy(_Dated):
     budget_usd_per_year: UsdPerYear = Field(0.0, description=SPENDING)
 
 
-class LegalPathwayPolicy(_Dated):
+class LegalPathwayPolicy(_Budgeted):
     """Legal pathways: parole (flights, sponsor needed) or appointments at ports of entry."""
 
     kind: Literal["legal_pathway"]

@@ -1,6 +1,7 @@
 """Comparisons: study files, the numbers behind every figure, stored results, the report, errors."""
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 
@@ -142,7 +143,7 @@ def test_report_opens_in_a_browser_with_every_figure(comparison, tmp_path, brows
 
     out = comparison.save(tmp_path / "report")
     expected = {"outcome_curves", "encounters_by_nationality", "interceptions_by_country",
-                "difference_from_baseline", "cost_effectiveness"}
+                "difference_from_baseline", "cost_effectiveness", "yearly_effect"}
     browser.get((out / "report.html").as_uri())
     # a report of several MB of inline images can still be parsing when get() returns: wait for it (30 s at most)
     deadline = time.monotonic() + 30
@@ -223,7 +224,7 @@ def test_heatmap_of_a_sweep_over_two_levers(tmp_path, monkeypatch):
         schema_version: 1
         extends: {SCENARIOS / 'baseline.yaml'}
         name: tiny_sweep
-        agents: 400
+        agents: 4000
         months: 3
         policies:
           mexico_checks: {{kind: containment, country: MEX, start: 2023-01, interception_probability: 0.4,
@@ -288,3 +289,250 @@ def test_interceptions_by_transit_country_draw_the_table(comparison):
     np.testing.assert_allclose(got, per_run.median(axis=1).to_numpy())
     assert set(data.scenario) == set(comparison.names)
     assert "MEX" in {ax.get_title() for ax in fig.axes}
+
+
+# ---------------------------------------------------------------- precision, budgets, the model, decades, futures
+
+def test_paired_intervals_are_t_intervals_of_the_paired_differences(comparison):
+    from scipy import stats
+
+    intervals = comparison.intervals().set_index(["scenario", "metric"])
+    table = comparison.to_frame()
+    runs = table[table.metric == "entries_irregular"].groupby(["scenario", "replicate"]).value.sum().unstack()
+    diff = runs.loc["baseline"] - runs.loc["enforcement"]
+    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+    row = intervals.loc[("enforcement", "entries_irregular")]
+    assert row.difference == pytest.approx(diff.mean()) and row.half_width == pytest.approx(half)
+    assert row.ci_low == pytest.approx(diff.mean() - half) and row.replications == 3
+    assert row.wide == (half / abs(diff.mean()) > 0.10)
+
+
+def test_wide_intervals_say_what_sample_brings_them_under():
+    from scipy import stats
+
+    sd, difference = 50.0, 100.0                              # ±10 % means a half-width of 10
+    n = analysis.replications_needed(sd, difference)
+    assert stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n) <= 10 < stats.t.ppf(0.975, n - 2) * sd / np.sqrt(n - 1)
+    assert analysis.replications_needed(sd, 0.0) is None
+    # a synthetic comparison: 4 replications, difference 100 +- sd 50
+    rows = []
+    for r, (base, other) in enumerate([(1000, 880), (1000, 950), (1000, 900), (1000, 870)]):
+        for name, value in (("baseline", base), ("aid", other)):
+            rows.append({"scenario": name, "replicate": r, "month": "2023-01", "metric": "entries_irregular",
+                         "value": float(value), "nationality": "GTM", "location": ""})
+    table = analysis.paired_intervals(pd.DataFrame(rows), agents=1000, metrics=("entries_irregular",))
+    row = table.iloc[0]
+    assert row.wide and row.relative_half_width > 0.10
+    diff = np.array([120, 50, 100, 130])
+    assert row.replications_needed == analysis.replications_needed(diff.std(ddof=1), diff.mean())
+    assert row.agents_needed == int(np.ceil(1000 * (row.relative_half_width / 0.10) ** 2))
+    text = analysis.precision_warnings(table, 1000)[0]
+    assert text.startswith("aid: irregular crossings averted 100 ±")
+    assert f"{row.replications_needed:,} replications" in text
+
+
+def test_a_policy_without_a_budget_shows_no_budget(comparison, tmp_path):
+    costs = comparison.cost_effectiveness().set_index("scenario")
+    assert costs.loc["more_appointments", "no_budget"] and not costs.loc["enforcement", "no_budget"]
+    out = comparison.save(tmp_path / "saved")
+    report = (out / "summary.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| more_appointments") and "no budget" in line)
+    assert row.count("no budget") == 2
+    budgets = pd.read_csv(out / "budgets.csv")
+    assert set(budgets.scenario) == {"enforcement", "containment"}          # every budgeted block, nothing else
+    assert (budgets.source == "illustrative").all()
+
+
+def test_budget_sources_are_quoted(tmp_path):
+    study = write_study(tmp_path, """\
+        """)
+    text = study.read_text().replace("places_per_month: 60000}", "places_per_month: 60000, budget_usd_per_year: 1.0e8, "
+                                     "budget_source: 'CBP FY2024 budget justification'}")
+    study.write_text(text)
+    loaded = load_study(study)
+    table = analysis.budgets(loaded.scenarios).set_index("policy")
+    assert table.loc["cbp_one_plus", "source"] == "CBP FY2024 budget justification"
+    assert table.loc["border_enforcement", "source"] == "illustrative"
+
+
+def test_report_states_the_model_validation_and_the_sample(comparison, tmp_path):
+    assert comparison.validation is not None                  # found beside calibrated.yaml, which baseline extends
+    scores = json.loads((SCENARIOS / "calibrated.validation.json").read_text())
+    out = comparison.save(tmp_path / "with_model")
+    text = (out / "summary.md").read_text()
+    assert f"ARD {scores['ard']:.3f}" in text and f"{scores['window'][0]} .. {scores['window'][1]}" in text
+    assert "fitted to 2020-10 .. 2021-09" in text and "VEN -68%" in text.replace("−", "-")
+    assert "8,000 agents per run; 3 replications" in text
+    assert "Budgets are illustrative unless a source is given" in text
+    assert load_comparison(out).validation["ard"] == scores["ard"]
+
+
+def test_a_model_without_validation_says_so(tmp_path):
+    (tmp_path / "plain.yaml").write_text(f"schema_version: 1\nextends: {SCENARIOS / 'history.yaml'}\nname: plain\n")
+    study = tmp_path / "s.yaml"
+    study.write_text(textwrap.dedent("""\
+        schema_version: 1
+        name: plain_study
+        baseline: plain.yaml
+        scenarios:
+          enforcement: {policies: {tough: {kind: enforcement, start: 2023-01, apprehension_probability: 0.95}}}
+        agents: 300
+        replications: 2
+        start: 2023-01
+        months: 2
+        """))
+    result = compare(study)
+    assert result.validation is None
+    out = result.save(tmp_path / "plain_out")
+    assert "ships no validation scores" in (out / "summary.md").read_text()
+
+
+def test_the_study_allocation_applies_to_every_scenario(tmp_path):
+    loaded = load_study(write_study(tmp_path, "agent_allocation: movers\n"))
+    from sim.core.allocation import sampled_world as build_world
+
+    worlds = [build_world(s) for s in loaded.scenarios.values()]
+    assert all(s.agent_allocation == "movers" for s in loaded.scenarios.values())
+    assert all(list(w.agents_per_origin) == list(worlds[0].agents_per_origin) for w in worlds)   # agents pair
+
+
+def test_until_and_trends_reach_the_horizon(tmp_path):
+    from sim.experiments.comparisons.study import TREND_START
+
+    study = write_study(tmp_path, """\
+        until: 2031-06
+        trends:
+          violence: {distribution: uniform, low: -0.4, high: 0.2}
+        """)
+    study.write_text(study.read_text().replace("months: 8\n", ""))
+    loaded = load_study(study)
+    for scenario in loaded.scenarios.values():
+        assert scenario.months == (2031 - 2023) * 12 + 6
+        trend = scenario.drivers["trend_violence"]
+        assert (trend.kind, trend.origin, trend.start, trend.end) == ("ramp", "ALL", TREND_START, "2031-06")
+        assert trend.change == pytest.approx(-0.1)                # the median of the distribution
+
+
+@pytest.mark.parametrize("body, message", [
+    ("until: 2022-01\n", "comes before the first reported month"),
+    ("until: 2030-01\n", "give months or until, not both"),
+    ("contrast: {policy: enforcment, against: containment}\n", "unknown scenario 'enforcment'; did you mean"),
+    ("trends:\n  violence: {distribution: uniform, low: -0.1, high: 0.1}\n", "trends start at 2025-07"),
+])
+def test_bad_horizons_and_contrasts_say_where(tmp_path, capsys, body, message):
+    path = write_study(tmp_path, body)
+    if "2022-01" in body:
+        path.write_text(path.read_text().replace("months: 8\n", ""))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "study.yaml:" in err and message in err, err
+
+
+def test_overtaking_year():
+    def table(a, b):
+        years = range(2024, 2024 + len(a))
+        return pd.DataFrame([{"scenario": s, "year": y, "cumulative": v} for s, values in (("aid", a), ("enf", b))
+                             for y, v in zip(years, values)])
+    assert analysis.overtaking_year(table([1, 5, 20, 40], [10, 15, 18, 20]), "aid", "enf") == 2026
+    assert analysis.overtaking_year(table([1, 25, 10, 40], [10, 15, 18, 20]), "aid", "enf") == 2027   # stays ahead
+    assert analysis.overtaking_year(table([1, 5, 8, 9], [10, 15, 18, 20]), "aid", "enf") is None
+    assert analysis.overtaking_year(table([11, 25], [10, 15]), "aid", "enf") is None                  # ahead throughout
+
+
+def test_yearly_effects_are_paired_sums_by_year(comparison):
+    yearly = comparison.yearly()
+    table = comparison.to_frame()
+    runs = table[table.metric == "entries_irregular"].groupby(["scenario", "replicate"]).value.sum().unstack()
+    row = yearly[(yearly.scenario == "enforcement") & (yearly.year == 2023)].iloc[0]
+    assert row.months == 8 and row.averted == pytest.approx((runs.loc["baseline"] - runs.loc["enforcement"]).mean())
+    fig, data = comparison.plot_yearly()
+    assert len(fig.axes[1].get_lines()) >= len(comparison.names) - 1
+
+
+def test_robustness_regret_and_discovery_by_hand():
+    from sim.experiments.comparisons.robustness import discovery_table, regret, robustness_table
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=60)
+    other = rng.uniform(size=60)
+    rows = []
+    for f in range(60):
+        aid = 100 - 50 * (x[f] > 0.6)                            # aid wins where x > 0.6
+        for name, value in (("baseline", 120.0), ("aid", aid), ("enf", 75.0)):
+            rows.append({"policy": name, "future": f, "x": x[f], "noise": other[f], "encounters": value,
+                         "entries_irregular": value, "entries_legal": 2 * value, "deaths": value,
+                         "spending_usd": 0.0})
+    futures = pd.DataFrame(rows)
+    table = robustness_table(futures, ["baseline", "aid", "enf"]).set_index(["outcome", "policy"])
+    assert table.loc[("encounters", "baseline"), "max_regret"] == 120 - 50
+    assert table.loc[("encounters", "aid"), "max_regret"] == 100 - 75
+    assert table.loc[("entries_legal", "baseline"), "max_regret"] == 0        # higher is better for legal entries
+    assert (regret(futures, "encounters") >= 0).all().all()
+    boxes, text = discovery_table(futures, "aid", "enf", "encounters")
+    best = boxes[boxes.selected].iloc[0]
+    assert best.density >= 0.8 and best.coverage >= 0.8
+    assert 0.4 < best["x min"] < 0.7 and best["noise min"] < 0.1 and best["noise max"] > 0.9   # only x is limited
+    assert boxes.density.max() == 1.0 and boxes.loc[boxes.density.idxmax(), "x min"] > 0.55
+    assert "aid beats enf on encounters in" in text and "x in [" in text
+    none, text = discovery_table(futures, "enf", "baseline", "encounters")
+    assert none.empty and "in every future" in text
+
+
+ROBUST = """\
+    contrast: {policy: enforcement, against: containment, outcome: entries_irregular}
+    robustness:
+      futures: 6
+      replications: 1
+      agents: 400
+      uncertainties:
+        behaviour.hazard.success: {distribution: uniform, low: 0.5, high: 3.0}
+        behaviour.border.attempt_probability: {distribution: uniform, low: 0.3, high: 0.9}
+    """
+
+
+def test_compare_with_robustness_writes_and_shows_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                    # the futures run into results/<study>_robustness/
+    study = write_study(tmp_path, ROBUST)
+    result = compare(study, agents=400, replications=2)
+    futures = result.futures
+    assert sorted(futures.policy.unique()) == sorted(result.names) and futures.future.nunique() == 6
+    assert futures["behaviour.hazard.success"].between(0.5, 3.0).all()
+    # every policy meets the same futures, and the same future has the same draws (common random numbers)
+    assert futures.groupby("future")["behaviour.border.attempt_probability"].nunique().eq(1).all()
+    out = result.save(tmp_path / "robust_out")
+    robustness = pd.read_csv(out / "robustness.csv")
+    assert set(robustness.policy) == set(result.names) and (robustness.max_regret >= 0).all()
+    assert (out / "discovery.csv").is_file() and (out / "figures" / "robustness.png").is_file()
+    text = (out / "summary.md").read_text()
+    assert "## Robustness across futures" in text and "## Scenario discovery" in text
+    # resumed, not rerun, the next time; and the stored comparison redraws it
+    again = compare(study, agents=400, replications=2)
+    pd.testing.assert_frame_equal(again.futures, futures)
+    assert load_comparison(out).robustness().equals(result.robustness())
+
+
+def test_robustness_without_ema_workbench_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_ema(name, *args, **kwargs):
+        if name.startswith("ema_workbench"):
+            raise ImportError("No module named 'ema_workbench'")
+        return real(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_ema)
+    monkeypatch.chdir(tmp_path)
+    study = write_study(tmp_path, ROBUST)
+    assert main(["compare", str(study), "--out", str(tmp_path / "never"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'migsim[robustness]'" in err and "Traceback" not in err
+    assert not (tmp_path / "never").exists()
+
+
+def test_bad_robustness_parameter_says_where(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    study = write_study(tmp_path, ROBUST.replace("behaviour.hazard.success", "behaviour.hazard.sucess"))
+    assert main(["compare", str(study), "--out", str(tmp_path / "never"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "study.yaml:" in err and "robustness.uncertainties.behaviour.hazard.sucess" in err
+    assert "did you mean 'success'" in err

@@ -9,7 +9,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.patches  # noqa: E402,F401
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
@@ -172,6 +174,9 @@ def cost_effectiveness(table: pd.DataFrame, names):
             if np.isfinite(q50) and q50 > 0:
                 ax.errorbar([q50], [y], xerr=[[q50 - q10], [q90 - q50]], fmt="o", color=colour[row.scenario],
                             capsize=4, markersize=7)
+            elif getattr(row, "no_budget", False):
+                ax.text(0.02, y, "no budget: it spends nothing more than the baseline",
+                        transform=ax.get_yaxis_transform(), va="center", fontsize=8, color=colour[row.scenario])
             else:
                 ax.text(0.02, y, "not defined: nothing averted, or no extra spending",
                         transform=ax.get_yaxis_transform(),
@@ -209,6 +214,120 @@ def heatmap(grid: pd.DataFrame, x: str, y: str, outcome: str):
         ax.text(j, i, f"{value:,.0f}", ha="center", va="center", fontsize=8, color="black" if light else "white")
     ax.set_title(f"{TITLES.get(outcome, outcome)} over two levers", fontsize=11)
     return fig, table
+
+
+def yearly_effect(yearly: pd.DataFrame, names, contrast: dict | None = None, starts: pd.DataFrame | None = None):
+    """Persons averted per calendar year (mean, 95 % interval) and cumulative, one line per scenario.
+
+    ``yearly``: the table of ``analysis.yearly_averted``. A policy whose yearly effect starts late
+    and levels off shows its lag and diminishing returns; the cumulative panel shows when one
+    policy overtakes another.
+    """
+    colour = colours(names)
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.1), squeeze=False, layout="constrained")
+    outcome = (contrast or {}).get("outcome", "entries_irregular")
+    label = TITLES.get(outcome, outcome)
+    for name in names[1:]:
+        part = yearly[yearly.scenario == name]
+        per_month = part.averted / part.months * 12          # a partial year scaled to a year
+        axes[0, 0].plot(part.year, per_month, marker="o", color=colour[name], label=name)
+        axes[0, 0].fill_between(part.year, part.low / part.months * 12, part.high / part.months * 12,
+                                color=colour[name], alpha=0.18, linewidth=0)
+        axes[0, 1].plot(part.year, part.cumulative, marker="o", color=colour[name], label=name)
+    axes[0, 0].set_title(f"{label}: averted (+) or added (-) per year", fontsize=10)
+    axes[0, 0].set_ylabel("persons per year vs baseline")
+    axes[0, 1].set_title(f"{label}: averted, cumulative to each year's end", fontsize=10)
+    axes[0, 1].set_ylabel("persons, cumulative vs baseline")
+    for ax in axes.flat:
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    _legend(fig, axes.flat[0], "mean over replications (95 % interval), paired with the baseline; partial years "
+            "scaled to twelve months")
+    return fig, yearly.copy()
+
+
+def robustness(futures: pd.DataFrame, table: pd.DataFrame, names):
+    """Totals over the horizon across sampled futures (box: 10-90 %, line: median) and maximum regret, per outcome."""
+    from .robustness import OUTCOMES
+
+    colour = colours(names)
+    fig, axes = plt.subplots(1, len(OUTCOMES), figsize=(3.3 * len(OUTCOMES), 0.45 * len(names) + 2.6),
+                             squeeze=False, layout="constrained")
+    for ax, outcome in zip(axes.flat, OUTCOMES):
+        wide = futures.pivot(index="future", columns="policy", values=outcome)
+        for y, name in enumerate(names):
+            values = wide[name].to_numpy()
+            q10, q50, q90 = np.quantile(values, [0.1, 0.5, 0.9])
+            ax.plot([values.min(), values.max()], [y, y], color=colour[name], linewidth=0.8)
+            ax.add_patch(matplotlib.patches.Rectangle((q10, y - 0.3), q90 - q10, 0.6, color=colour[name], alpha=0.35))
+            ax.plot([q50, q50], [y - 0.3, y + 0.3], color=colour[name], linewidth=2)
+            regret = table[(table.policy == name) & (table.outcome == outcome)].max_regret.iloc[0]
+            ax.annotate(f"max regret {_short(regret)}", (0.98, y + 0.45), xycoords=("axes fraction", "data"),
+                        fontsize=7, ha="right", va="bottom", color="0.3")
+        ax.set_yticks(range(len(names)), names if ax is axes.flat[0] else [""] * len(names), fontsize=8.5)
+        ax.set_ylim(-0.7, len(names) - 0.3)
+        ax.invert_yaxis()
+        unit = "USD" if outcome == "spending_usd" else "persons"
+        better = "higher" if outcome == "entries_legal" else "lower"
+        ax.set_title(f"{TITLES.get(outcome, 'Spending (aid + enforcement)' if outcome == 'spending_usd' else outcome)}"
+                     f"\n({unit}, total; {better} is better)", fontsize=9)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(f"Each policy across {futures.future.nunique()} sampled futures (box 10-90 %, bar median, whiskers "
+                 "range)", fontsize=10.5)
+    return fig, table.copy()
+
+
+def discovery(futures: pd.DataFrame, boxes: pd.DataFrame, contrast: dict):
+    """PRIM's peeling trajectory (coverage against density) and the futures over the two uncertainties the
+    selected box limits most, marked where the contrast's policy wins, with the box drawn."""
+    from .robustness import wins
+
+    won = wins(futures, contrast["policy"], contrast["against"], contrast["outcome"])
+    x = futures.drop_duplicates("future").set_index("future").loc[won.index]
+    params = [c[:-4] for c in boxes.columns if c.endswith(" min")]
+    best = boxes[boxes.selected].iloc[0]
+    span = {p: (x[p].max() - x[p].min()) or 1.0 for p in params}
+    narrowed = sorted(params, key=lambda p: (best[f"{p} max"] - best[f"{p} min"]) / span[p])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), squeeze=False, layout="constrained")
+    ax = axes[0, 0]
+    points = ax.scatter(boxes.coverage, boxes.density, c=boxes.restricted, cmap="viridis", s=18)
+    ax.scatter([best.coverage], [best.density], s=120, facecolors="none", edgecolors="red", linewidths=1.5,
+               label="box shown")
+    fig.colorbar(points, ax=ax, label="uncertainties restricted")
+    ax.set_xlabel("coverage (share of winning futures inside)")
+    ax.set_ylabel("density (share of the box's futures that are wins)")
+    ax.set_title("PRIM peeling trajectory", fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    ax = axes[0, 1]
+    px, py = (narrowed + narrowed)[:2] if len(narrowed) == 1 else narrowed[:2]
+    ax.scatter(x.loc[won, px], x.loc[won, py], marker="o", color=PALETTE[2], s=22, label=f"{contrast['policy']} wins")
+    ax.scatter(x.loc[~won, px], x.loc[~won, py], marker="x", color=PALETTE[5 % len(PALETTE)], s=22,
+               label=f"{contrast['against']} wins or ties")
+    ax.add_patch(matplotlib.patches.Rectangle((best[f"{px} min"], best[f"{py} min"]),
+                                              best[f"{px} max"] - best[f"{px} min"],
+                                              best[f"{py} max"] - best[f"{py} min"], fill=False, edgecolor="red",
+                                              linewidth=1.5))
+    ax.set_xlabel(px, fontsize=8)
+    ax.set_ylabel(py, fontsize=8)
+    ax.set_title(f"Futures where {contrast['policy']} beats {contrast['against']} on {contrast['outcome']}",
+                 fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig, boxes.copy()
+
+
+def _short(value: float) -> str:
+    """A number in few characters: 1.5M, 37.5B, 8,753."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2g}"
 
 
 def _tick(value) -> str:
