@@ -490,6 +490,7 @@ ROBUST = """\
     """
 
 
+@pytest.mark.slow
 def test_compare_with_robustness_writes_and_shows_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                    # the futures run into results/<study>_robustness/
     study = write_study(tmp_path, ROBUST)
