@@ -120,15 +120,9 @@ def save_result(result: Result, out_dir: Path, fmt: str = "parquet", plot: bool 
 
 def write_result_files(result: Result, folder: Path, fmt: str = "parquet", plot: bool = True) -> None:
     """The files of a run's results, written into an existing (staging) ``folder``."""
-    import io
-
-    from ruamel.yaml import YAML
-
     name = "outcomes.csv" if fmt == "csv" else "outcomes.parquet"
     write_outcomes(result.outcomes, folder / name, result.provenance, fmt=fmt)
-    buffer = io.StringIO()
-    YAML().dump(json.loads(json.dumps(result.scenario.model_dump(mode="json"))), buffer)
-    atomic_write_bytes(folder / "scenario.yaml", buffer.getvalue().encode())
+    atomic_write_bytes(folder / "scenario.yaml", result.scenario.to_yaml().encode())
     manifest = {**result.provenance, "outcomes": name, "rows": int(len(result.outcomes)),
                 "months": [result.outcomes.month.min(), result.outcomes.month.max()]}
     atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())

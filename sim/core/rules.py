@@ -16,10 +16,19 @@ RISK_LEVELS = 8
 
 # ----------------------------------------------------------------- traits at the start
 
+MAX_SAVINGS_USD = 1e30
+"""Savings are capped here (USD): far beyond any journey's cost, and within the float32 the engines hold them in."""
+
+
 def initial_savings(gdp_per_capita_usd, savings_to_income, sigma, u):
-    """Savings in USD: log-normal with median ``savings_to_income`` x GDP per head, from a uniform ``u``."""
+    """Savings in USD: log-normal with median ``savings_to_income`` x GDP per head, from a uniform ``u``.
+
+    Capped at ``MAX_SAVINGS_USD`` (extreme but valid inputs would overflow to infinity).
+    """
     u = np.clip(u, 1e-12, 1 - 1e-12)
-    return savings_to_income * gdp_per_capita_usd * np.exp(sigma * ndtri(u))
+    with np.errstate(over="ignore"):               # the product may overflow: it is capped just below
+        savings = savings_to_income * gdp_per_capita_usd * np.exp(sigma * ndtri(u))
+    return np.minimum(savings, MAX_SAVINGS_USD)
 
 
 def share_affording(threshold_usd, savings_to_income, gdp_per_capita_usd, sigma):

@@ -120,6 +120,16 @@ class Scenario(Strict):
         """The resolved scenario as JSON with sorted keys."""
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
+    def to_yaml(self) -> str:
+        """The resolved scenario as YAML text: what a run writes as ``scenario.yaml`` (it loads again)."""
+        import io
+
+        from ruamel.yaml import YAML
+
+        buffer = io.StringIO()
+        YAML().dump(json.loads(json.dumps(self.model_dump(mode="json"))), buffer)
+        return buffer.getvalue()
+
     def with_overrides(self, **changes: Any) -> Scenario:
         """Return a validated copy with top-level fields replaced (e.g. agents=1000)."""
         data = self.model_dump(mode="json")
@@ -153,10 +163,63 @@ def validate_located(located: Located) -> Scenario:
         scenario = Scenario.model_validate(located.data)
     except ValidationError as exc:
         raise ScenarioError(_problems_from_validation(located, exc, Scenario)) from None
-    problems = problems_from_paths(located, check_world_references(scenario))
+    problems = problems_from_paths(located, check_world_references(scenario)) + _edge_spellings(located)
     if problems:
         raise ScenarioError(problems)
+    _check_resolved_size(scenario, located)
     return scenario
+
+
+def _edge_spellings(located: Located) -> list[Problem]:
+    """Two keys of ``world.edges`` that name one edge (they differ only in spaces): both lines named."""
+    edges = located.data.get("world", {}).get("edges") if isinstance(located.data, dict) else None
+    if not isinstance(edges, dict):
+        return []
+    first: dict[str, str] = {}
+    problems = []
+    for name in edges:
+        canonical = "->".join(part.strip() for part in str(name).split("->"))
+        if canonical in first:
+            earlier_file, earlier_line = located.where(("world", "edges", first[canonical]))
+            file, line = located.where(("world", "edges", name))
+            where = f"line {earlier_line}" if earlier_file == file else f"{earlier_file}:{earlier_line}"
+            problems.append(Problem(file, line, f"world.edges.{name}", f"the same edge as '{first[canonical]}' "
+                                    f"({where}): write each edge once"))
+        else:
+            first[canonical] = name
+    return problems
+
+
+def _check_resolved_size(scenario: Scenario, located: Located) -> None:
+    """Refuse a scenario whose resolved form (every file it extends merged, aliases expanded) would be too large
+    to load again as the ``scenario.yaml`` a run writes. Small scenarios are let through on a cheap bound."""
+    from .yamlio import MAX_FILE_BYTES, MAX_ITEMS, text_problem
+
+    def refuse(what: str) -> ScenarioError:
+        return ScenarioError.single(located.file, "with every file it extends merged and every alias expanded, this "
+                                    f"scenario's scenario.yaml would be {what}: more than a scenario file may hold, "
+                                    "so it could not be run again; make it smaller")
+
+    data = scenario.model_dump(mode="json")
+    values = _leaves(data)
+    if values > MAX_ITEMS:              # every value takes a line of its own in YAML: no need to write it out
+        raise refuse(f"more than {values:,} lines")
+    text = scenario.canonical_json()
+    lines = text.count(",") + text.count(":") + 2 * text.count("\\n") + len(text) // 20    # at most, in YAML
+    if len(text) * 8 < MAX_FILE_BYTES and lines < MAX_ITEMS // 2:
+        return                          # YAML lines and bytes stay well within what the JSON bounds
+    problem = text_problem(scenario.to_yaml())
+    if problem is not None:
+        raise refuse(problem[0].split(";")[0])
+
+
+def _leaves(data: Any) -> int:
+    """Scalar values in plain data (maps and lists walked)."""
+    if isinstance(data, dict):
+        return sum(_leaves(v) for v in data.values())
+    if isinstance(data, list):
+        return sum(_leaves(v) for v in data)
+    return 1
 
 
 def validation_problems(located: Located, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:

@@ -20,6 +20,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from .errors import Problem, ScenarioError
 
 MAX_FILE_BYTES = 2_000_000          # a scenario is a page of text, not a data set
+MAX_ITEMS = 20_000                  # lines and flow items: the parser takes ~0.1 ms each, so this bounds its time
 MAX_NODES = 200_000                 # guards against alias bombs ("billion laughs")
 MAX_DEPTH = 40
 MAX_EXTENDS_DEPTH = 16
@@ -54,6 +55,46 @@ def _tag_of(node: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+"""Characters YAML does not allow in a file (control characters, among them NUL), as the parser defines them."""
+_BRACKETS = re.compile(r"[\[\]{}\n]")
+_ITEMS = re.compile(r"^[ \t]*[^\s#]|,", re.MULTILINE)
+
+
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def text_problem(text: str) -> tuple[str, int | None] | None:
+    """What makes ``text`` too large to read as a scenario file (message, line), before it is parsed.
+
+    Bytes are limited (``MAX_FILE_BYTES``), and so are lines and flow items
+    (``MAX_ITEMS``: the parser's time grows with them, a long line of ``[1,1,1,...]`` as
+    much as many lines): both are counted with one regular expression, in milliseconds.
+    """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        return f"{size:,} bytes; scenario files are limited to {MAX_FILE_BYTES:,} bytes", None
+    items = 0
+    for match in _ITEMS.finditer(text):
+        items += 1
+        if items > MAX_ITEMS:
+            return (f"more than {MAX_ITEMS:,} lines and list items (counted up to this line); a scenario file is "
+                    "a page of text, not a data set", _line_of(text, match.start()))
+    return None
+
+
+def _character_problem(text: str, file: str) -> ScenarioError | None:
+    """Refuse a control character (NUL included) at its line, before the parser reports it at a position."""
+    match = NON_PRINTABLE.search(text)
+    if match is None:
+        return None
+    line = _line_of(text, match.start())
+    column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+    return ScenarioError.single(file, f"control character U+{ord(match.group()):04X} at column {column}: "
+                                "scenario files hold printable text only", line)
+
+
 def _flow_depth_problem(text: str, file: str) -> ScenarioError | None:
     """Refuse text whose ``[``/``{`` brackets nest deeper than ``MAX_DEPTH`` before parsing it.
 
@@ -61,16 +102,29 @@ def _flow_depth_problem(text: str, file: str) -> ScenarioError | None:
     of 10,000 brackets); a scenario never nests that deep. Brackets inside quoted text
     count too, which can only refuse a file of more than ``MAX_DEPTH`` unclosed brackets.
     """
-    depth = 0
-    for number, line in enumerate(text.split("\n"), start=1):
-        for char in line:
-            if char in "[{":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return ScenarioError.single(file, f"nesting deeper than {MAX_DEPTH} levels "
-                                                "(brackets [ or { opened inside each other)", number)
-            elif char in "]}" and depth:
-                depth -= 1
+    depth, number = 0, 1
+    for match in _BRACKETS.finditer(text):
+        char = match.group()
+        if char == "\n":
+            number += 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return ScenarioError.single(file, f"nesting deeper than {MAX_DEPTH} levels "
+                                            "(brackets [ or { opened inside each other)", number)
+        elif depth:
+            depth -= 1
+    return None
+
+
+def reference_problem(text: str) -> str | None:
+    """Why a file name written in a file cannot name a file (a control character, too long), or None."""
+    bad = re.search(r"[\x00-\x1f\x7f]", text)
+    if bad:
+        return f"a file name cannot hold control characters (U+{ord(bad.group()):04X} found)"
+    if len(text.encode("utf-8", errors="surrogatepass")) > 4096 or any(len(part.encode()) > 255
+                                                                      for part in text.split("/")):
+        return "the file name is too long"
     return None
 
 
@@ -176,9 +230,14 @@ def read_yaml(path: str | Path, text: str | None = None) -> Located:
             raise ScenarioError.single(file, f"not UTF-8 text ({exc.reason})") from None
     if not text.strip():
         raise ScenarioError.single(file, "the file is empty: a scenario needs at least schema_version and name")
-    too_deep = _flow_depth_problem(text, file)
-    if too_deep is not None:
-        raise too_deep
+    for check in (_character_problem, _flow_depth_problem):       # before parsing: bounded time, located
+        problem = check(text, file)
+        if problem is not None:
+            raise problem
+    too_large = text_problem(text)
+    if too_large is not None:
+        raise ScenarioError.single(file, f"file is {too_large[0]}" if too_large[1] is None else too_large[0],
+                                   too_large[1])
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     try:
@@ -256,6 +315,9 @@ def load_with_extends(path: str | Path, _stack: tuple[Path, ...] = ()) -> Locate
     file, line = here.where(("extends",))
     if not isinstance(parent_name, str) or not parent_name.strip():
         raise ScenarioError.single(file, "expected the path of a scenario file", line, "extends")
+    problem = reference_problem(parent_name)
+    if problem is not None:
+        raise ScenarioError.single(file, f"expected the path of a scenario file: {problem}", line, "extends")
     parent_path = (path.parent / parent_name)
     if parent_path.resolve() in _stack + (resolved,):
         chain = " -> ".join(p.name for p in _stack + (resolved, parent_path.resolve()))
@@ -266,6 +328,21 @@ def load_with_extends(path: str | Path, _stack: tuple[Path, ...] = ()) -> Locate
     merged = deep_merge(parent, here)
     merged.data.pop("extends", None)
     return merged
+
+
+def extends_chain(path: str | Path) -> list[Path]:
+    """A scenario file and every file it ``extends``, nearest first (for files that load: see ``load_with_extends``)."""
+    chain: list[Path] = []
+    path = Path(path)
+    while len(chain) <= MAX_EXTENDS_DEPTH and path.resolve() not in chain:
+        chain.append(path.resolve())
+        parent = read_yaml(path).data.get("extends")
+        if not isinstance(parent, str) or reference_problem(parent) is not None:
+            break
+        path = path.parent / parent
+        if not path.is_file():
+            break
+    return chain
 
 
 def problems_from_paths(located: Located, items: list[tuple[Path_, str]]) -> list[Problem]:

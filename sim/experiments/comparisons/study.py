@@ -20,7 +20,7 @@ from ...core.errors import Problem, ScenarioError
 from ...core.parameters import Strict
 from ...core.policies import Month
 from ...core.scenario import NAME_PATTERN, Scenario, load_scenario, validate_located, validation_problems
-from ...core.yamlio import Located, deep_merge, load_with_extends, read_yaml
+from ...core.yamlio import Located, deep_merge, load_with_extends, read_yaml, reference_problem
 from ...outputs.table import METRICS
 from ..sweeps.spec import Distribution
 
@@ -240,9 +240,12 @@ def _with_trends(scenario: Scenario, study: Study, located: Located) -> Scenario
 
 
 def _existing(study_path: Path, located: Located, key: tuple, relative: str) -> Path:
+    file, line = located.where(key)
+    problem = reference_problem(relative)
+    if problem is not None:
+        raise ScenarioError([Problem(file, line, ".".join(key), f"expected the path of a file: {problem}")])
     target = study_path.parent / relative
     if not target.is_file():
-        file, line = located.where(key)
         raise ScenarioError([Problem(file, line, ".".join(key), f"file not found: {target}")])
     return target
 

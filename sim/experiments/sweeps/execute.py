@@ -13,6 +13,7 @@ the design (``design.py``).
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -278,14 +279,14 @@ class DaskCluster:
 
     def __init__(self, address: str | None = None, scheduler_file: str | Path | None = None,
                  timeout: float | None = None):
+        if not address:
+            check_scheduler_file(Path(scheduler_file))
         try:
             from distributed import Client
         except ImportError:
             raise OSError("Dask is not installed: pip install 'migsim[dask]'") from None
         where = address or str(scheduler_file)
         timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
-        if not address and not Path(scheduler_file).is_file():
-            raise OSError(2, "Dask scheduler file not found", str(scheduler_file))
         try:
             self.client = (Client(address, timeout=timeout, set_as_default=False) if address else
                            Client(scheduler_file=str(scheduler_file), timeout=timeout, set_as_default=False))
@@ -318,6 +319,30 @@ class DaskCluster:
 
     def close(self) -> None:
         self.client.close()
+
+
+MAX_SCHEDULER_FILE_BYTES = 1_000_000
+
+
+def check_scheduler_file(path: Path) -> None:
+    """Refuse a ``--scheduler-file`` that is not one a Dask scheduler writes (JSON naming its ``address``)."""
+    from ...core.errors import Problem, ScenarioError
+
+    def refuse(message: str):
+        return ScenarioError([Problem(str(path), None, "--scheduler-file", message)])
+
+    if not path.is_file():
+        raise OSError(2, "Dask scheduler file not found", str(path))
+    if path.stat().st_size > MAX_SCHEDULER_FILE_BYTES:
+        raise refuse(f"not a Dask scheduler file: {path.stat().st_size:,} bytes (one is a few hundred)")
+    try:
+        info = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise refuse("not a Dask scheduler file: expected the JSON a scheduler writes with "
+                     "--scheduler-file (with its \"address\")") from None
+    address = info.get("address") if isinstance(info, dict) else None
+    if not isinstance(address, str) or "://" not in address:
+        raise refuse("not a Dask scheduler file: it has no \"address\" of a scheduler (such as tcp://host:8786)")
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None, scheduler_file=None):
