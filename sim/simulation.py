@@ -84,16 +84,21 @@ def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: i
     world = sampled_world(scenario)
     n = int(world.agents_per_origin.sum())
     grouped = engine == "grouped"
-    check_memory(n, 1, grouped)
+    check_memory(n, 1, engine, scenario.months)
     inputs = compile_inputs(scenario, world)
     seeds = [replicate_seed(scenario.seed, r) for r in range(scenario.replications)]
-    per_batch = max(1, min(len(seeds), int(0.5 * available_bytes()) // max(estimate_bytes(n, 1, grouped), 1),
-                           max(1, 4_000_000 // n)))
+    one_run = max(estimate_bytes(n, 1, engine, scenario.months), 1)
+    per_batch = max(1, min(len(seeds), int(0.5 * available_bytes()) // one_run, max(1, 4_000_000 // n)))
     months = months_of(parse_month(scenario.start), scenario.months)
     if engine == "mesa":
+        import gc
+
         from .engines.mesa import MigrationModel
-        frames = [tidy(MigrationModel(scenario, r, world, inputs).run(progress), world, months, scenario.name,
-                       [r], [seeds[r]]) for r in range(len(seeds))]
+        frames = []
+        for r in range(len(seeds)):          # one model at a time: the last one's agents are freed first
+            frames.append(tidy(MigrationModel(scenario, r, world, inputs).run(progress), world, months, scenario.name,
+                               [r], [seeds[r]]))
+            gc.collect()
         return Result(scenario, pd.concat(frames, ignore_index=True), provenance(scenario, seeds, engine))
     frames = []
     for first in range(0, len(seeds), per_batch):

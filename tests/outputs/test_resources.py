@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 import sim
+import sim.engines.memory as memory
 import sim.engines.mesa  # noqa: F401
-import sim.engines.vector.memory as memory
 import sim.experiments.comparisons.comparison  # noqa: F401  (imported before measuring memory)
 import sim.experiments.sweeps.execute as sweep_execute
 import sim.experiments.sweeps.store as sweep_store

@@ -5,10 +5,10 @@ refuses a batch that would not fit. Modules: ``batch`` (stacked inputs, initial 
 draws, event counts), ``home`` (the home phase and its ``Home`` interface), ``pools``
 (grouped home draws), ``phases`` (transit and border), ``loop`` (the month), ``memory``.
 """
+from ..memory import available_bytes, check_memory, estimate_bytes
 from .batch import Batch, initial_state
 from .home import Home, PerAgentHome, make_home
 from .loop import simulate, step_month
-from .memory import available_bytes, check_memory, estimate_bytes
 from .pools import HomePools
 
 __all__ = ["Batch", "Home", "HomePools", "PerAgentHome", "available_bytes", "check_memory", "estimate_bytes",

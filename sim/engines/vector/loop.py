@@ -22,10 +22,10 @@ import numpy as np
 from ...core import rules
 from ...core.inputs import RunInputs
 from ...core.world import World
+from ..memory import check_memory
 from ..state import EXPECTED_METRICS, LOCATED_METRICS, NATIONAL_METRICS, AgentState, Counts, Status
 from .batch import Batch, Events, initial_state
 from .home import Home, home_phase, make_home
-from .memory import check_memory
 from .phases import border_phase, transit_phase
 
 
@@ -39,7 +39,7 @@ def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress: 
     run-months done after each month.
     """
     n = int(world.agents_per_origin.sum())
-    check_memory(n, len(seeds), grouped)
+    check_memory(n, len(seeds), "grouped" if grouped else "vector")
     batch = Batch(world, inputs, seeds)
     state = initial_state(world, inputs, seeds)
     home = make_home(batch, state, grouped)

@@ -388,7 +388,7 @@ def execute(prepared: Prepared, *, workers: int | None = None, scheduler: str | 
     for world, first in runs.drop_duplicates("world")[["world", "point"]].itertuples(index=False):
         scenario = Scenario.model_validate(apply_values(design.base, design.point_values(int(first))))
         worlds[world] = sampled_world(scenario)
-        check_memory(int(worlds[world].agents_per_origin.sum()), 1)
+        check_memory(int(worlds[world].agents_per_origin.sum()), 1, "vector", scenario.months)
     shared = Shared(design.sweep.name, design.base, worlds)
     executor = make_executor(workers, scheduler, scheduler_file) if prepared.pending else InProcess()
     busy, tasks, ran = 0.0, [], 0
