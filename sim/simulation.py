@@ -19,7 +19,8 @@ from .core.inputs import compile_inputs
 from .core.random import replicate_seed
 from .core.scenario import Scenario, load_scenario
 from .engines.vector import available_bytes, check_memory, estimate_bytes, simulate
-from .outputs.files import atomic_write_bytes, read_outcomes, staged_folder, write_outcomes
+from .outputs.files import atomic_write_bytes, read_outcomes, write_outcomes
+from .outputs.guarded import staged_folder
 from .outputs.provenance import provenance
 from .outputs.table import months_of, quantiles, tidy
 
@@ -113,9 +114,10 @@ def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: i
 def save_result(result: Result, out_dir: Path, fmt: str = "parquet", plot: bool = True) -> Path:
     """Write a result: outcomes (Parquet or CSV), scenario.yaml, manifest.json, outcome_curves.png.
 
-    Written all or nothing (``sim.outputs.files.staged_folder``): an interrupted or failed save
-    (full disk, read-only folder) leaves the previous results (if any) untouched, and a
-    folder that holds anything but the results of a run is never replaced.
+    Written all or nothing (``sim.outputs.guarded.staged_folder``): an interrupted or failed save
+    (full disk, read-only folder) leaves the previous results (if any) untouched, a folder
+    that holds anything migsim did not write is never replaced, and a folder another
+    process is writing is refused.
     """
     out_dir = Path(out_dir)
     with staged_folder(out_dir) as staging:

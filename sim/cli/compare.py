@@ -30,27 +30,28 @@ def cmd_compare(args) -> int:
     """``migsim compare``: run the study, save everything, print the headline table."""
     from ..experiments.comparisons.comparison import KIND, check_robustness, compare, save_comparison
     from ..experiments.comparisons.study import load_study
-    from ..outputs.files import check_results_folder
+    from ..outputs.guarded import claim_folder
 
     study = load_study(args.study, agents=args.agents, replications=args.replications)
     check_robustness(study)                             # EMA Workbench there, futures valid: before running
-    out = check_results_folder(args.out or Path("results") / study.study.name, KIND)    # before running, not after
-    if args.quiet:
-        comparison = compare(study)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    out = args.out or Path("results") / study.study.name
+    with claim_folder(out, KIND):           # before running: a folder that cannot take the results, or is busy
+        if args.quiet:
+            comparison = compare(study)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        total = sum((s.months + s.warmup_months) * s.replications for s in study.scenarios.values())
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), transient=True) as bar:
-            task = bar.add_task(f"{study.study.name}: run-months", total=total)
-            sweep_task = bar.add_task("sweeps (heatmap, futures): runs", total=None, visible=False)
+            total = sum((s.months + s.warmup_months) * s.replications for s in study.scenarios.values())
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), transient=True) as bar:
+                task = bar.add_task(f"{study.study.name}: run-months", total=total)
+                sweep_task = bar.add_task("sweeps (heatmap, futures): runs", total=None, visible=False)
 
-            def sweep_progress(done: int, runs: int) -> None:
-                bar.update(sweep_task, completed=done, total=runs, visible=True)
+                def sweep_progress(done: int, runs: int) -> None:
+                    bar.update(sweep_task, completed=done, total=runs, visible=True)
 
-            comparison = compare(study, progress=lambda k: bar.advance(task, k), sweep_progress=sweep_progress)
-    save_comparison(comparison, out)
+                comparison = compare(study, progress=lambda k: bar.advance(task, k), sweep_progress=sweep_progress)
+        save_comparison(comparison, out)
     if not args.quiet:
         print_summary(comparison, out)
     return 0
@@ -58,11 +59,13 @@ def cmd_compare(args) -> int:
 
 def cmd_plot(args) -> int:
     """``migsim plot``: redraw from stored results."""
-    from ..experiments.comparisons.comparison import load_comparison
+    from ..experiments.comparisons.comparison import KIND, load_comparison
     from ..experiments.comparisons.report import write_report
+    from ..outputs.guarded import staged_folder
 
     comparison = load_comparison(args.results)
-    drawn = write_report(comparison, args.results)
+    with staged_folder(args.results, KIND, start_from_existing=True) as staging:   # all redrawn, or none
+        drawn = write_report(comparison, staging)
     print(f"redrew {sum(len(v) for v in drawn.values())} figure files, report.html and summary.md in {args.results}")
     return 0
 

@@ -67,6 +67,7 @@ def command_line(args) -> str:
 def cmd_calibrate(args) -> int:
     """``migsim calibrate``: fit, write the calibrated scenario and report, print a summary."""
     from ..fitting.calibrate import calibrate, write_calibrated
+    from ..fitting.output_files import claim_calibrated
 
     console, report = None, None
     if not args.quiet:
@@ -77,8 +78,9 @@ def cmd_calibrate(args) -> int:
         def report(e: Evaluation) -> None:
             seen.append(e)
             console.print(f"evaluation {len(seen)}: objective {e.objective:,.3f}, ARD in the fit window {e.ard:.3f}")
-    fit = calibrate(args.scenario, args.observed, args.until, agents=args.agents, seed=args.seed, report=report)
-    out, report_file = write_calibrated(fit, args.out, command_line(args))
+    with claim_calibrated(args.out, args.scenario, args.observed):  # refused at once if it cannot be written
+        fit = calibrate(args.scenario, args.observed, args.until, agents=args.agents, seed=args.seed, report=report)
+        out, report_file = write_calibrated(fit, args.out, command_line(args))
     if console is not None:
         print_fit(fit, out, report_file, console)
     return 0
@@ -105,26 +107,35 @@ def print_fit(fit: Fit, out: Path, report_file: Path, console) -> None:
 
 def cmd_validate(args) -> int:
     """``migsim validate``: run, score, write, print."""
+    from contextlib import ExitStack
+
+    from ..fitting.output_files import claim_scores_file
+    from ..fitting.spec import read_scenario
     from ..fitting.validate import validate, write_scores_file, write_validation
+    from ..outputs.guarded import claim_folder
 
-    if args.quiet:
-        v = validate(args.scenario, args.observed, args.holdout_from, args.until, agents=args.agents,
-                     replications=args.replications, seed=args.seed)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), transient=True) as bar:
-            task = bar.add_task("validation: run-months", total=None)
-
-            def advance(k: int) -> None:
-                bar.advance(task, k)
+    out = args.out or Path("results") / f"{read_scenario(args.scenario)[0].name}-validation"
+    with ExitStack() as claims:             # before running: outputs that cannot be written, or are busy
+        claims.enter_context(claim_folder(out, "run"))
+        if args.scores_file is not None:
+            claims.enter_context(claim_scores_file(args.scores_file, args.scenario, args.observed))
+        if args.quiet:
             v = validate(args.scenario, args.observed, args.holdout_from, args.until, agents=args.agents,
-                         replications=args.replications, seed=args.seed, progress=advance)
-    out = args.out or Path("results") / f"{v.scenario.name}-validation"
-    write_validation(v, out)
-    if args.scores_file is not None:
-        write_scores_file(v, args.scores_file)
+                         replications=args.replications, seed=args.seed)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), transient=True) as bar:
+                task = bar.add_task("validation: run-months", total=None)
+
+                def advance(k: int) -> None:
+                    bar.advance(task, k)
+                v = validate(args.scenario, args.observed, args.holdout_from, args.until, agents=args.agents,
+                             replications=args.replications, seed=args.seed, progress=advance)
+        write_validation(v, out)
+        if args.scores_file is not None:
+            write_scores_file(v, args.scores_file)
     if not args.quiet:
         print_validation(v, out)
     return 0

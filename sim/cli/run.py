@@ -46,24 +46,25 @@ def add_subcommands(sub) -> None:
 def cmd_run(args) -> int:
     """``migsim run``: simulate, save, print a summary."""
     from ..core.scenario import load_scenario
-    from ..outputs.files import check_results_folder
+    from ..outputs.guarded import claim_folder
     from ..simulation import run, save_result
 
     scenario = load_scenario(args.scenario)
     scenario = scenario.with_overrides(agents=args.agents, months=args.months,
                                        replications=args.replications, seed=args.seed)
-    out = check_results_folder(args.out or Path("results") / scenario.name)    # before the run, not after
-    if args.quiet:
-        result = run(scenario, engine=args.engine)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    out = args.out or Path("results") / scenario.name
+    with claim_folder(out, "run"):          # before the run: a folder that cannot take the results, or is busy
+        if args.quiet:
+            result = run(scenario, engine=args.engine)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        total = (scenario.months + scenario.warmup_months) * scenario.replications
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), transient=True) as bar:
-            task = bar.add_task(f"{scenario.name}: run-months", total=total)
-            result = run(scenario, engine=args.engine, progress=lambda k: bar.advance(task, k))
-    save_result(result, out, fmt=args.format)
+            total = (scenario.months + scenario.warmup_months) * scenario.replications
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), transient=True) as bar:
+                task = bar.add_task(f"{scenario.name}: run-months", total=total)
+                result = run(scenario, engine=args.engine, progress=lambda k: bar.advance(task, k))
+        save_result(result, out, fmt=args.format)
     if not args.quiet:
         _print_summary(result, out)
     return 0

@@ -49,6 +49,8 @@ from ..core.scenario import NAME_PATTERN, Scenario
 from ..core.yamlio import problems_from_paths
 from ..engines.vector import simulate
 from ..outputs.files import atomic_write_bytes, json_ready
+from ..outputs.guarded import WRITTEN
+from ..outputs.ownership import seal
 from ..outputs.provenance import git_commit, package_version
 from . import metrics
 from .observed import (
@@ -60,6 +62,7 @@ from .observed import (
     observed_sha256,
     require_months,
 )
+from .output_files import claim_calibrated, report_path
 from .spec import CALIBRATION_KEY, DEFAULT_FIT_MONTHS, CalibrationSetup, load_calibration, read_scenario
 
 ROUND_DIGITS = 3                             # decimals of the written values
@@ -272,12 +275,6 @@ def calibrate(scenario_path: str | Path, observed_path: str | Path, until: str, 
 
 # ---------------------------------------------------------------- writing
 
-def report_path(out: str | Path) -> Path:
-    """The fit report written beside a calibrated scenario: ``calibrated.yaml`` -> ``calibrated.fit.json``."""
-    out = Path(out)
-    return out.with_name(out.stem + ".fit.json")
-
-
 def fit_report(fit: Fit, out: Path, command: str) -> dict:
     """The content of the fit report (JSON)."""
     setup, obj = fit.setup, fit.objective
@@ -332,7 +329,7 @@ def calibrated_yaml(fit: Fit, out: Path, command: str) -> str:
     yaml.width = 120
     buffer = io.StringIO()
     yaml.dump(body, buffer)
-    return "\n".join(header) + "\n" + buffer.getvalue()
+    return seal("\n".join(header) + "\n" + buffer.getvalue())      # its last line: a checksum of the rest
 
 
 def _name_ok(text: str) -> bool:
@@ -342,16 +339,17 @@ def _name_ok(text: str) -> bool:
 def write_calibrated(fit: Fit, out: str | Path, command: str) -> tuple[Path, Path]:
     """Write the calibrated scenario and its report (``<out stem>.fit.json``); each appears whole or not at all.
 
-    The written scenario is read back and validated before this returns.
+    Never over a file migsim did not write, nor over an input of the calibration
+    (``claim_calibrated``). The written scenario is read back and validated before this returns.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report = report_path(out)
-    text = json.dumps(json_ready(fit_report(fit, out, command)), indent=2, allow_nan=False)
-    atomic_write_bytes(report, text.encode())
-    atomic_write_bytes(out, calibrated_yaml(fit, out, command).encode())
-    read_scenario(out)
-    return out, report
+    with claim_calibrated(out, fit.setup.path, fit.observed_file) as target:
+        report = report_path(target)
+        text = json.dumps(json_ready(fit_report(fit, Path(out), command)), indent=2, allow_nan=False)
+        atomic_write_bytes(report, text.encode())
+        atomic_write_bytes(target, calibrated_yaml(fit, Path(out), command).encode())
+        WRITTEN.append(str(out))
+        read_scenario(target)
+    return Path(out), report
 
 
 __all__ = ["Evaluation", "Fit", "Objective", "calibrate", "calibrated_yaml", "fit_report", "report_path",

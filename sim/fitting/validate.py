@@ -24,7 +24,8 @@ import pandas as pd
 from ..core.calendar import parse_month
 from ..core.errors import Problem
 from ..core.scenario import Scenario
-from ..outputs.files import atomic_write_bytes, json_ready, staged_folder
+from ..outputs.files import atomic_write_bytes, json_ready
+from ..outputs.guarded import staged_folder
 from ..simulation import Result, run, write_result_files
 from . import metrics
 from .observed import (
@@ -36,6 +37,7 @@ from .observed import (
     observed_sha256,
     require_months,
 )
+from .output_files import claim_scores_file
 from .spec import read_scenario
 
 # Acceptance thresholds of a validation (docs/validation.md): ARD at most 0.40, every
@@ -71,6 +73,7 @@ class Validation:
     runs: np.ndarray                       # (replicates, months, nationalities) simulated encounters
     scores: dict = field(default_factory=dict)
     observed_file: str = ""
+    scenario_file: str = ""
 
     def window_median(self) -> pd.DataFrame:
         """Median over replications of the simulated encounters in the window (month x nationality)."""
@@ -116,7 +119,7 @@ def validate(scenario_path: str | Path, observed_path: str | Path, holdout_from:
                                                      columns=pd.Index(nationalities, name="nationality"))
              for q in BAND}
     validation = Validation(scenario, result, observed[nationalities], nationalities, months, window, bands, runs,
-                            observed_file=file)
+                            observed_file=file, scenario_file=str(scenario_path))
     validation.scores = score(validation)
     return validation
 
@@ -263,9 +266,9 @@ def write_validation(v: Validation, out_dir: str | Path) -> Path:
     """Write ``outcomes.parquet`` (with ``scenario.yaml`` and ``manifest.json``, as ``migsim run``),
     ``validation.json`` and ``hindcast.png`` into ``out_dir``, all at once.
 
-    Written all or nothing (``sim.outputs.files.staged_folder``): an interrupted or failed write
-    leaves an earlier folder untouched, and a folder that does not hold earlier results is
-    never replaced.
+    Written all or nothing (``sim.outputs.guarded.staged_folder``): an interrupted or failed write
+    leaves an earlier folder untouched, and a folder holding anything migsim did not write
+    is never replaced.
     """
     out_dir = Path(out_dir)
     with staged_folder(out_dir) as staging:
@@ -279,8 +282,8 @@ def write_validation(v: Validation, out_dir: str | Path) -> Path:
 def write_scores_file(v: Validation, path: str | Path) -> Path:
     """Write the content of ``validation.json`` to ``path`` (atomically, less the host name): the scores shipped
     beside a scenario file (``<stem>.validation.json``), which comparison reports quote."""
-    path = Path(path)
     report = validation_report(v)
     report["provenance"] = {k: val for k, val in report["provenance"].items() if k != "host"}
-    atomic_write_bytes(path, json.dumps(json_ready(report), indent=2, allow_nan=False).encode())
-    return path
+    with claim_scores_file(path, v.scenario_file, v.observed_file) as target:   # never over another's file
+        atomic_write_bytes(target, json.dumps(json_ready(report), indent=2, allow_nan=False).encode())
+    return Path(path)

@@ -1,18 +1,14 @@
 """Writing results safely and reading them back.
 
-Every file is written whole or not at all (``atomic_write_bytes``); a results folder is
-written into a staging folder and moved into place (``staged_folder``), and only a
-folder that holds earlier results of the same kind is ever replaced. Outcomes tables go
-to Parquet (provenance in its metadata) or CSV.
+Every file is written whole or not at all (``atomic_write_bytes``); results folders go
+through the guarded writer (``sim.outputs.guarded``). Outcomes tables go to Parquet
+(provenance in its metadata) or CSV.
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
-import shutil
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,69 +33,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def replaceable_folder(out_dir: Path, kind: str = "run") -> bool:
-    """Whether new results of ``kind`` (run, comparison) may replace ``out_dir``: absent, empty, or the results
-    of an earlier ``kind`` (a migsim manifest.json saying so). Anything else is never replaced."""
-    if not out_dir.exists():
-        return True
-    if not out_dir.is_dir():
-        return False
-    if not any(out_dir.iterdir()):
-        return True
-    try:
-        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("package") == "migsim" and manifest.get("kind", "run") == kind
-
-
-def check_results_folder(out_dir: str | Path, kind: str = "run") -> Path:
-    """Raise ``FileExistsError`` unless new results of ``kind`` may go to ``out_dir``."""
-    out_dir = Path(out_dir)
-    if not replaceable_folder(out_dir, kind):
-        raise FileExistsError(errno.EEXIST, f"{out_dir} exists and does not hold the results of a {kind} (no "
-                              f"migsim manifest.json for one): choose another --out, or empty it first")
-    return out_dir
-
-
-@contextmanager
-def staged_folder(out_dir: str | Path, kind: str = "run"):
-    """Write a results folder all or nothing: yields a staging folder beside ``out_dir``, moved into place at the end.
-
-    An interrupted or failed write (full disk, read-only folder) leaves the earlier results
-    untouched and raises ``OSError`` saying so; a folder that does not hold earlier results
-    of ``kind`` is never replaced (``FileExistsError``).
-    """
-    out_dir = check_results_folder(out_dir, kind)
-    existed = out_dir.exists()
-    staging = out_dir.parent / f".{out_dir.name}.partial"
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        yield staging
-        if existed:
-            old = out_dir.parent / f".{out_dir.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            try:
-                staging.rename(out_dir)
-            except BaseException:
-                old.rename(out_dir)                 # put the earlier results back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(out_dir)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        kept = "the earlier results there are unchanged" if existed else "nothing was written"
-        raise OSError(exc.errno, f"cannot write the results into {out_dir} "
-                      f"({exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}); {kept}") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

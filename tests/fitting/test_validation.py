@@ -182,8 +182,8 @@ def test_shipped_calibrated_model_has_its_scores():
 
 
 def test_validate_writes_run_layout_with_every_replication(validated):
-    assert sorted(p.name for p in validated.iterdir()) == ["hindcast.png", "manifest.json", "outcomes.parquet",
-                                                           "scenario.yaml", "validation.json"]
+    assert sorted(p.name for p in validated.iterdir()) == ["hindcast.png", "manifest.json", "migsim-files.json",
+                                                           "outcomes.parquet", "scenario.yaml", "validation.json"]
     assert sorted(p.name for p in validated.parent.iterdir()) == ["out", "small.validation.json",
                                                                   "small.yaml"]   # no staging left
     frame = read_outcomes(validated / "outcomes.parquet")

@@ -148,14 +148,17 @@ def test_rerun_with_same_seed_gives_identical_table(tmp_path, run_dir):
     assert not a.value.equals(b.value) or len(a) != len(b)
 
 
-def test_rerun_into_the_same_folder_replaces_it(tmp_path):
+def test_rerun_into_the_same_folder_replaces_it(tmp_path, capsys):
     out = tmp_path / "same"
     assert main(RUN + ["--out", str(out)]) == 0
-    (out / "stale.txt").write_text("old")
     assert main(RUN + ["--out", str(out), "--format", "csv"]) == 0
-    assert not (out / "stale.txt").exists()
-    assert (out / "outcomes.csv").is_file() and not (out / "outcomes.parquet").exists()
+    assert (out / "outcomes.csv").is_file() and not (out / "outcomes.parquet").exists()   # the earlier run's files go
     assert sorted(p.name for p in tmp_path.iterdir()) == ["same"]
+    (out / "notes.txt").write_text("mine")                     # a file migsim did not write: never deleted
+    capsys.readouterr()
+    assert main(RUN + ["--out", str(out)]) == 2
+    assert "holds files migsim did not write: notes.txt (added)" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "mine" and (out / "outcomes.csv").is_file()
 
 
 def test_default_results_folder_and_summary(tmp_path, monkeypatch, capsys):

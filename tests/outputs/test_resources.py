@@ -24,6 +24,7 @@ import sim.experiments.comparisons.comparison  # noqa: F401  (imported before me
 import sim.experiments.sweeps.execute as sweep_execute
 import sim.experiments.sweeps.store as sweep_store
 import sim.outputs.files as output_files
+import sim.outputs.guarded as guarded
 import sim.simulation as simulation
 from sim.cli import main
 from sim.core.errors import ResourceError
@@ -153,7 +154,8 @@ def disk_full_after(monkeypatch, writes: int) -> None:
     monkeypatch.setattr(os, "fsync", fsync)
 
 
-STAGES = ["outcomes", "scenario.yaml", "manifest.json", "figure", "moving into place"]
+STAGES = ["outcomes", "scenario.yaml", "manifest.json", "figure", "moving into place",
+          "moving into place (two renames)"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -165,14 +167,19 @@ def test_a_full_disk_while_saving_keeps_the_earlier_results(result, earlier, mon
         def savefig(*args, **kwargs):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
-    else:
-        real_rename = Path.rename
+    elif stage == "moving into place":
+        def exchange(a, b):                        # the new folder cannot take the old one's place
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        monkeypatch.setattr(guarded, "_exchange", exchange)
+    else:                                          # a file system without atomic exchange: two renames
+        real_rename = os.rename
 
-        def rename(self, target):                  # the new folder cannot take the old one's place
-            if self.name.endswith(".partial"):
+        def rename(source, target):
+            if Path(source).name == "new":         # the staging folder cannot take the old one's place
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            return real_rename(self, target)
-        monkeypatch.setattr(Path, "rename", rename)
+            return real_rename(source, target)
+        monkeypatch.setattr(guarded, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(os, "rename", rename)
     with pytest.raises(OSError) as info:
         simulation.save_result(result, earlier, plot=(stage == "figure"))
     message = str(info.value)
@@ -200,7 +207,7 @@ def test_a_full_disk_on_the_first_run_writes_nothing(result, tmp_path, monkeypat
     disk_full_after(monkeypatch, 0)
     with pytest.raises(OSError, match="nothing was written"):
         simulation.save_result(result, tmp_path / "results" / "new", plot=False)
-    assert list((tmp_path / "results").iterdir()) == []
+    assert not (tmp_path / "results").exists()           # not even the folder it would have made
 
 
 def test_a_read_only_results_folder_is_a_clear_error(files, monkeypatch, capsys):

@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from ...core.scenario import Scenario
-from ...outputs.files import atomic_write_bytes, read_outcomes, staged_folder, write_outcomes
+from ...outputs.files import atomic_write_bytes, read_outcomes, write_outcomes
+from ...outputs.guarded import staged_folder
 from ...outputs.provenance import provenance
 from ...simulation import run
 from . import analysis, figures
@@ -267,7 +268,7 @@ def read_validation(path: Path | None) -> dict | None:
 
 
 def save_comparison(comparison: Comparison, out_dir: Path) -> Path:
-    """Write every file of a comparison, all or nothing (``sim.outputs.files.staged_folder``)."""
+    """Write every file of a comparison, all or nothing (``sim.outputs.guarded.staged_folder``)."""
     from .report import write_report
 
     out_dir = Path(out_dir)

@@ -337,12 +337,17 @@ def _tick(value) -> str:
 
 def save(fig, folder, stem: str) -> list[str]:
     """Write ``stem``.png and ``stem``.svg into ``folder``; returns the file names."""
+    import io
     from pathlib import Path
+
+    from ...outputs.files import atomic_write_bytes
 
     folder = Path(folder)
     names = []
-    for ext in ("png", "svg"):
-        fig.savefig(folder / f"{stem}.{ext}", dpi=120, metadata={"Date": None} if ext == "svg" else None)
+    for ext in ("png", "svg"):                 # drawn in memory, then written whole (never edited in place)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=ext, dpi=120, metadata={"Date": None} if ext == "svg" else None)
+        atomic_write_bytes(folder / f"{stem}.{ext}", buffer.getvalue())
         names.append(f"{stem}.{ext}")
     plt.close(fig)
     return names

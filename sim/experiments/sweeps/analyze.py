@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...outputs.files import atomic_write_bytes, read_outcomes
+from ...outputs.guarded import staged_folder
 from .store import ANALYSIS, DESIGN, MANIFEST, parameter_columns, read_parts, read_runs
 
 TOTALS = ("encounters", "entries_irregular", "deaths", "aid_spent_usd", "enforcement_spent_usd")
@@ -362,17 +363,18 @@ def analyze(path: str | Path, out: str | Path | None = None, plots: bool = True)
         notes.append("no sensitivity indices: they need a sobol or morris design "
                      f"(this sweep: {', '.join(f'{g} {i['design']}' for g, i in groups.items())})")
     target = Path(out) if out else root / ANALYSIS
-    target.mkdir(parents=True, exist_ok=True)
-    files = [target / "sensitivity.csv", target / "outcomes.csv"]
-    atomic_write_bytes(files[0], table.to_csv(index=False).encode())
-    atomic_write_bytes(files[1], points.to_csv(index=False).encode())
-    if plots and not table.empty:
-        files.append(target / "sensitivity.png")
-        bar_plot(table, files[-1])
-    if plots and points[list(OUTCOMES)].notna().any().any():
-        files.append(target / "scatter.png")
-        scatter_plot(points, parameter_columns(runs), files[-1])
-    elif plots:
-        notes.append("no run has results yet: nothing to plot")
+    names = ["sensitivity.csv", "outcomes.csv"]
+    with staged_folder(target, kind="analysis") as staging:        # all files at once; never over another's folder
+        atomic_write_bytes(staging / names[0], table.to_csv(index=False).encode())
+        atomic_write_bytes(staging / names[1], points.to_csv(index=False).encode())
+        if plots and not table.empty:
+            names.append("sensitivity.png")
+            bar_plot(table, staging / names[-1])
+        if plots and points[list(OUTCOMES)].notna().any().any():
+            names.append("scatter.png")
+            scatter_plot(points, parameter_columns(runs), staging / names[-1])
+        elif plots:
+            notes.append("no run has results yet: nothing to plot")
+    files = [target / name for name in names]
     label = "" if not crossed else ("policies" if "uncertainties" in set(table.group) else "futures")
     return Analysis(manifest.get("name", root.name), "+".join(methods) or "none", table, points, files, notes, label)
