@@ -22,6 +22,7 @@ import sim.engines.memory as memory
 import sim.engines.mesa  # noqa: F401
 import sim.experiments.comparisons.comparison  # noqa: F401  (imported before measuring memory)
 import sim.experiments.sweeps.execute as sweep_execute
+import sim.experiments.sweeps.parts as sweep_parts
 import sim.experiments.sweeps.store as sweep_store
 import sim.outputs.files as output_files
 import sim.outputs.guarded as guarded
@@ -277,12 +278,13 @@ def test_a_full_disk_during_a_sweep_keeps_finished_parts_and_resumes(files, monk
 
     def write(path, data):
         """The disk fills up after two parts: every later write fails."""
-        if Path(path).name.startswith("part-"):
+        if Path(path).name.startswith("part-") and Path(path).suffix == ".parquet":
             parts[0] += 1
         if parts[0] > 2:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, data)
     monkeypatch.setattr(sweep_store, "atomic_write_bytes", write)
+    monkeypatch.setattr(sweep_parts, "atomic_write_bytes", write)
     assert main(["sweep", "sweep.yaml", "--out", "full", "--quiet", "--workers", "1"]) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err
@@ -292,6 +294,7 @@ def test_a_full_disk_during_a_sweep_keeps_finished_parts_and_resumes(files, monk
         assert len(part_run_ids(part)) == 1
     assert not list((files / "full").rglob("*.tmp"))
     monkeypatch.setattr(sweep_store, "atomic_write_bytes", real)       # space freed: resume
+    monkeypatch.setattr(sweep_parts, "atomic_write_bytes", real)
     summary = run_sweep("sweep.yaml", out="full", workers=1)
     assert summary.skipped == 2 and summary.ran == SWEEP_RUNS - 2
     pd.testing.assert_frame_equal(load_results("full"), load_results("whole"))

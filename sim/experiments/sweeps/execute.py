@@ -381,6 +381,13 @@ def prepare_sweep(path: str | Path, *, agents: int | None = None, months: int | 
 def execute(prepared: Prepared, *, workers: int | None = None, scheduler: str | None = None,
             scheduler_file=None, progress: Callable[[int, int], None] | None = None) -> SweepSummary:
     """Run the pending runs of a prepared sweep; ``progress(done, failed)`` is called after each task."""
+    try:
+        return _execute(prepared, workers, scheduler, scheduler_file, progress)
+    finally:
+        prepared.store.close()           # the folder's lock
+
+
+def _execute(prepared: Prepared, workers, scheduler, scheduler_file, progress) -> SweepSummary:
     design, store = prepared.design, prepared.store
     start = time.perf_counter()
     runs = design.runs[design.runs.run_id.isin(set(prepared.pending))]

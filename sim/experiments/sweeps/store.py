@@ -10,15 +10,23 @@ Layout of ``results/<sweep>/``:
 - ``parts/part-<hash>.parquet``: outcomes of the runs of one task (``run_id`` and the
   tidy columns ``month, nationality, location, metric, value``); the run ids a part
   holds are in its metadata;
+- ``parts/part-<hash>.parquet.sha256``: the part's size in bytes, SHA-256 and run ids,
+  written before the part itself;
 - ``errors/<run_id>.json``: the error of a run that raised.
 
 Every file is written to a temporary file and renamed into place, so a part is either
-complete or absent: a sweep killed at any moment resumes from the parts it finds.
+complete or absent: a sweep killed at any moment resumes from the parts it finds. A part
+damaged afterwards (truncated, emptied, changed) no longer matches its checksum file:
+resuming removes it and runs its runs again; reading the folder (``load_results``,
+``migsim analyze``) names it. One process at a time writes a sweep folder (its lock,
+``sim.guarded``).
 """
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import os
 import platform
 import shutil
 from dataclasses import dataclass, field
@@ -27,24 +35,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ...core.errors import Problem, ScenarioError
 from ...outputs.files import atomic_write_bytes, read_outcomes, write_outcomes
+from ...outputs.guarded import Claim
+from ...outputs.ownership import check_replaceable, note
 from ...outputs.provenance import git_commit, package_version
 from .design import RUN_COLUMNS, Design, describe, unit_frame
+from .parts import (  # noqa: F401  (the part files' names and readers, used with the store)
+    CHECKSUM_SUFFIX,
+    OUTCOME_COLUMNS,
+    PART_RUNS_KEY,
+    PARTS,
+    check_parts,
+    checksum_path,
+    damaged,
+    done_run_ids,
+    part_bytes,
+    part_problem,
+    part_run_ids,
+    read_parts,
+)
+from .parts import write_part as write_part_file
 
 MANIFEST = "manifest.json"
 RUNS = "runs.parquet"
 DESIGN = "design.parquet"
-PARTS = "parts"
 ERRORS = "errors"
 ANALYSIS = "analysis"
-PART_RUNS_KEY = b"migsim_runs"
 KIND = "migsim sweep"
-OUTCOME_COLUMNS = ["month", "nationality", "location", "metric", "value"]
-OWNED = (MANIFEST, RUNS, DESIGN, PARTS, ERRORS, ANALYSIS)
 
 
 def _now() -> str:
@@ -61,20 +80,28 @@ class SweepStore:
     done: set[str] = field(default_factory=set)
     failed: dict[str, str] = field(default_factory=dict)
     fresh: bool = True                 # a new folder (or one to overwrite), written by ``begin``
+    damaged: dict[Path, str] = field(default_factory=dict)     # parts that fail their check: run again
+    claim: Claim | None = None         # the folder's lock, held from ``open_store`` to ``close``
 
     def begin(self) -> None:
-        """Make the folder ready: remove another sweep's files (overwrite), clear interrupted writes,
-        write the manifest, index and design of a new sweep."""
+        """Make the folder ready: remove another sweep's files (overwrite), clear interrupted writes and
+        damaged parts, write the manifest, index and design of a new sweep."""
         root = self.root
         if self.fresh and root.is_dir():
-            for name in OWNED:
-                target = root / name
-                shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+            _remove_sweep_files(root)
         root.mkdir(parents=True, exist_ok=True)
         self.parts.mkdir(exist_ok=True)
         self.errors.mkdir(exist_ok=True)
         for leftover in [*root.glob(".*.tmp"), *self.parts.glob(".*.tmp"), *self.errors.glob(".*.tmp")]:
             leftover.unlink(missing_ok=True)       # temporary files of writes that were interrupted
+        for path, reason in self.damaged.items():
+            note(f"{path} is damaged ({reason}); its runs are run again")
+            path.unlink(missing_ok=True)
+            checksum_path(path).unlink(missing_ok=True)
+        self.damaged = {}
+        for checksum in self.parts.glob(f"part-*.parquet{CHECKSUM_SUFFIX}"):
+            if not checksum.with_suffix("").exists():
+                checksum.unlink()                  # written just before its part, which never came
         for path in self.errors.glob("*.json"):
             if path.stem in self.done:
                 path.unlink()                        # a run that failed once and has results now
@@ -97,10 +124,16 @@ class SweepStore:
         ids = dict.fromkeys(self.design.runs.run_id)
         return [r for r in ids if r not in self.done]
 
+    def close(self) -> None:
+        """Release the folder's lock."""
+        if self.claim is not None:
+            self.claim.close()
+            self.claim = None
+
     def write_part(self, name: str, data: bytes, run_ids: list[str]) -> Path:
-        """Write one part file atomically and mark its runs done."""
+        """Write one part file atomically, after its checksum file, and mark its runs done."""
         path = self.parts / f"part-{name}.parquet"
-        atomic_write_bytes(path, data)
+        write_part_file(path, data, run_ids)
         self.done.update(run_ids)
         for run_id in run_ids:
             if self.failed.pop(run_id, None) is not None:
@@ -146,7 +179,19 @@ def open_store(root: Path, design: Design, overwrite: bool = False) -> SweepStor
     is resumed; with ``overwrite`` the files of another sweep in it are removed (by
     ``begin``). Raises ``ScenarioError`` when the folder holds something else.
     """
-    root = Path(root)
+    root = Path(os.path.realpath(root)) if os.path.islink(root) else Path(root)     # a link is written through
+    claim = Claim(root, "sweep")
+    claim.open(None)                       # one writer at a time: a second one fails here, naming the first
+    try:
+        store = _open_store(root, design, overwrite)
+    except BaseException:
+        claim.close()
+        raise
+    store.claim = claim
+    return store
+
+
+def _open_store(root: Path, design: Design, overwrite: bool) -> SweepStore:
     sweep = design.sweep
     identity, design_sha = sweep.identity(), design.sha256()
     if root.exists() and not root.is_dir():
@@ -169,7 +214,7 @@ def open_store(root: Path, design: Design, overwrite: bool = False) -> SweepStor
     manifest = _new_manifest(design, identity, design_sha) if fresh else old
     store = SweepStore(root, design, manifest, fresh=fresh)
     if not fresh:
-        store.done = done_run_ids(root)
+        store.done, store.damaged = check_parts(root)
         for path in sorted((root / ERRORS).glob("*.json")):
             try:
                 store.failed[path.stem] = json.loads(path.read_text())["error"]
@@ -221,56 +266,45 @@ def _new_manifest(design: Design, identity: str, design_sha: str) -> dict:
 
 
 def _file_sha256(path: Path) -> str:
-    import hashlib
 
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def part_run_ids(path: Path) -> list[str]:
-    """Run ids held by one part file (read from its metadata; the rows are not read)."""
-    meta = pq.read_schema(path).metadata or {}
-    return json.loads(meta.get(PART_RUNS_KEY, b"[]"))
-
-
-def done_run_ids(root: Path) -> set[str]:
-    """Run ids of every complete part file in a sweep folder."""
-    done: set[str] = set()
-    for path in sorted((Path(root) / PARTS).glob("part-*.parquet")):
-        done.update(part_run_ids(path))
-    return done
-
-
-def part_bytes(table: pa.Table, run_ids: list[str]) -> bytes:
-    """A part file's bytes: the table (zstd Parquet) with its run ids in the metadata."""
-    table = table.replace_schema_metadata({PART_RUNS_KEY: json.dumps(run_ids).encode()})
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()
-
-
-def read_parts(root: Path, columns: list[str] | None = None) -> pa.Table:
-    """Rows of every part, each run once (a run found in two parts is taken from the first by name)."""
-    tables, seen = [], set()
-    for path in sorted((Path(root) / PARTS).glob("part-*.parquet")):
-        ids = part_run_ids(path)
-        fresh = [r for r in ids if r not in seen]
-        if not fresh:
+def _remove_sweep_files(root: Path) -> None:
+    """Remove the files a sweep writes (overwriting another sweep): by name only; anything else stays."""
+    for name in (MANIFEST, RUNS, DESIGN):
+        (root / name).unlink(missing_ok=True)
+    for folder, patterns in ((root / PARTS, ("part-*.parquet", f"part-*.parquet{CHECKSUM_SUFFIX}", ".*.tmp")),
+                             (root / ERRORS, ("*.json", ".*.tmp"))):
+        if not folder.is_dir():
             continue
-        table = pq.read_table(path, columns=columns and list(dict.fromkeys(["run_id", *columns])))
-        if len(fresh) < len(ids):
-            table = table.filter(pc.is_in(pc.cast(table["run_id"], pa.string()), pa.array(fresh)))
-        seen.update(fresh)
-        tables.append(table.replace_schema_metadata(None))
-    if not tables:
-        fields = [pa.field("run_id", pa.string())] + [pa.field(c, pa.float64() if c == "value" else pa.string())
-                                                       for c in (columns or OUTCOME_COLUMNS)]
-        return pa.schema(fields).empty_table()
-    return pa.concat_tables(tables, promote_options="permissive")
+        for pattern in patterns:
+            for path in folder.glob(pattern):
+                if path.is_file() and not path.is_symlink():
+                    path.unlink()
+        try:
+            folder.rmdir()
+        except OSError:
+            note(f"kept {folder}: it holds files a sweep did not write")
+    analysis = root / ANALYSIS
+    if analysis.is_dir():
+        try:
+            check_replaceable(analysis, "analysis")
+        except FileExistsError:
+            note(f"kept {analysis}: it holds files migsim did not write")
+        else:
+            shutil.rmtree(analysis)
 
 
 def read_runs(root: Path) -> pd.DataFrame:
-    """The run index of a sweep folder (``runs.parquet``)."""
-    return read_outcomes(Path(root) / RUNS)
+    """The run index of a sweep folder (``runs.parquet``); ``ScenarioError`` when it is damaged."""
+    path = Path(root) / RUNS
+    try:
+        return read_outcomes(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise damaged(root, path, f"unreadable: {str(exc).splitlines()[0]}") from None
 
 
 def parameter_columns(runs: pd.DataFrame) -> list[str]:
