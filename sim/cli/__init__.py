@@ -33,8 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``migsim``: returns the exit code (2 for bad input, 130 when interrupted)."""
+    """Entry point of ``migsim``: returns the exit code (2 for bad input, 130 when interrupted, 143 when stopped
+    with SIGTERM)."""
+    from ..core.lifeline import Terminated, terminate_as_interrupt
+    from ..outputs.guarded import WRITTEN
+
     args = build_parser().parse_args(argv)
+    WRITTEN.clear()
+    if argv is None:                     # the console command: SIGTERM and SIGHUP clean up as Ctrl-C does
+        terminate_as_interrupt()
     try:
         return args.handler(args)
     except ScenarioError as exc:
@@ -47,8 +54,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print("interrupted: nothing was written for the unfinished run", file=sys.stderr)
+        print(f"interrupted: {_what_was_kept(args)}", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"stopped ({exc}): {_what_was_kept(args)}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _what_was_kept(args) -> str:
+    """What an interrupted command leaves, truthfully: a sweep's finished runs, results already in place, or nothing."""
+    from ..outputs.guarded import WRITTEN
+
+    if args.command == "sweep":
+        return "the finished runs are kept; run the same command again to resume"
+    if WRITTEN:
+        return f"the results had been written to {', '.join(dict.fromkeys(WRITTEN))}"
+    return "nothing was written for the unfinished run"
 
 
 if __name__ == "__main__":  # pragma: no cover

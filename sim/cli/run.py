@@ -106,7 +106,19 @@ def cmd_app(args) -> int:
     print(f"serving {args.scenario} on http://{LOCALHOST}:{args.port} (Ctrl-C stops)", flush=True)
     command = [sys.executable, "-m", "solara", "run", "sim.app", "--host", LOCALHOST, "--port", str(args.port),
                "--production", "--no-open", "--log-level", "warning"]
-    return subprocess.call(command, env=env)
+    from ..core.lifeline import die_with_parent
+
+    server = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)    # stops if migsim app is killed
+    try:
+        return server.wait()
+    finally:
+        if server.poll() is None:              # Ctrl-C or SIGTERM of migsim app: the server stops with it
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def cmd_check(args) -> int:

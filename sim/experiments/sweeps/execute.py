@@ -202,10 +202,14 @@ def _message(exc: BaseException) -> str:
 _WORKER_SHARED: Shared | None = None
 
 
-def _init_worker(shared: Shared) -> None:
-    """Process-pool initializer: keep the shared inputs for every task of this worker."""
+def _init_worker(shared: Shared, owner: int | None = None) -> None:
+    """Process-pool initializer: keep the shared inputs for every task of this worker, and end the
+    worker when the sweep's process ``owner`` ends (``sim.core.lifeline``), even if it is killed."""
     global _WORKER_SHARED
     _WORKER_SHARED = shared
+    if owner is not None:
+        from ...core.lifeline import bind_to
+        bind_to(owner)
 
 
 # ---------------------------------------------------------------- executors
@@ -251,7 +255,7 @@ class LocalProcesses:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["sim.experiments.sweeps.execute"])
         pool = ProcessPoolExecutor(max_workers=min(self.workers, max(len(tasks), 1)), mp_context=context,
-                                   initializer=_init_worker, initargs=(shared,))
+                                   initializer=_init_worker, initargs=(shared, os.getpid()))
         from concurrent.futures.process import BrokenProcessPool
 
         finished = False
