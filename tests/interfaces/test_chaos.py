@@ -1,14 +1,15 @@
 """Chaos: `run`, `sweep`, `compare` and `calibrate` stopped by SIGKILL, SIGTERM or SIGINT at observed moments.
 
-Eleven seeded trials. Each puts things of the user's beside the results (folders named
-like old staging names, a file) and, in some trials, earlier results where the command
-writes; starts the command; waits until a chosen state is observed (the folder's lock taken, a
-staging folder present, outcomes written into it, a sweep part on disk, an evaluation of
-the fit reported); freezes the command's processes (SIGSTOP) so that the state checked is
-the state stopped; sends the signal. Then: the exit code is the signal's and the message
-says truly what was written; nothing of the user's changed; the results folder holds the
-earlier results or whole new ones; the same command run again completes with exactly the
-results of an uninterrupted run, and leaves no staging folder, lock or temporary file.
+Eleven seeded trials (two for compare, three for the others). Each puts things of the
+user's beside the results (folders named like old staging names, a file) and, in some
+trials, earlier results where the command writes; starts the command; waits until a
+chosen state is observed (the folder's lock taken, a staging folder present, outcomes
+written into it, a sweep part on disk, an evaluation of the fit reported); freezes the
+command's processes (SIGSTOP) so that the state checked is the state stopped; sends the
+signal. Then: the exit code is the signal's and the message says truly what was written;
+nothing of the user's changed; the results folder holds the earlier results or whole new
+ones; the same command run again completes with exactly the results of an uninterrupted
+run, and leaves no staging folder, lock or temporary file.
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ schema_version: 1
 name: study
 baseline: small.yaml
 replications: 1
+outcomes: [encounters]             # one panel per figure: the report is drawn quickly
 scenarios:
   strict: {policies: {us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.95}}}
 """
