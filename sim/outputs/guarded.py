@@ -213,15 +213,17 @@ class Claim:
         self.created: list[Path] = []        # parent folders made for the lock, removed again if nothing came
 
     def open(self, check: Callable[[], None] | None) -> None:
-        parent, missing = self.target.parent, []
-        while not parent.exists():
-            missing.append(parent)
-            parent = parent.parent
+        """Make the target's parent folders, take the lock, clean up after killed writers, run ``check``."""
         try:
-            for folder in reversed(missing):
-                folder.mkdir()
-                self.created.append(folder)
-            self.lock.acquire()
+            for _attempt in range(10):           # another writer may make or remove the same parents meanwhile
+                self._make_parents()
+                try:
+                    self.lock.acquire()
+                    break
+                except FileNotFoundError:
+                    continue
+            else:
+                self.lock.acquire()
         except Busy:
             self._remove_created()
             raise
@@ -239,6 +241,18 @@ class Claim:
     def close(self) -> None:
         self.lock.release()
         self._remove_created()
+
+    def _make_parents(self) -> None:
+        missing, parent = [], self.target.parent
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except FileExistsError:              # made by another writer just now: not ours to remove
+                continue
+            self.created.append(folder)
 
     def _remove_created(self) -> None:
         for folder in reversed(self.created):          # innermost first, and only while empty
