@@ -369,9 +369,26 @@ def test_calibrate_replaces_its_own_output_but_not_once_edited(calibration, caps
     assert snapshot(calibration) == {**before, "other.fit.json": b"{}"}
 
 
-def test_the_shipped_calibrated_scenario_counts_as_written_by_migsim(repo_root):
-    from sim.fitting.calibrate import is_fit_report, written_by_calibrate
+def test_the_shipped_calibrated_files_count_as_written_by_migsim(repo_root):
+    from sim.fitting.output_files import is_fit_report, is_scores_file, written_by_calibrate
 
     assert written_by_calibrate(repo_root / "scenarios" / "calibrated.yaml")
     assert is_fit_report(repo_root / "scenarios" / "calibrated.fit.json")
+    assert is_scores_file(repo_root / "scenarios" / "calibrated.validation.json")
     assert not written_by_calibrate(repo_root / "scenarios" / "baseline.yaml")
+
+
+@pytest.mark.parametrize("scores, message", [
+    ("essay.json", "essay.json exists and is not a validation scores file written by migsim"),
+    ("observed.csv", "observed.csv is one of the files it is made from"),
+    ("parent.yaml", "parent.yaml is one of the files it is made from"),
+])
+def test_validate_scores_file_never_replaces_another_file(calibration, capsys, monkeypatch, scores, message):
+    (calibration / "essay.json").write_text('{"mine": true}')
+    before = snapshot(calibration)
+    monkeypatch.setattr("sim.fitting.validate.validate", lambda *a, **k: pytest.fail("refused before running"))
+    assert main(["validate", "tiny.yaml", "--observed", "observed.csv", "--holdout-from", "2021-03",
+                 "--scores-file", scores, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert snapshot(calibration) == before
