@@ -23,8 +23,9 @@ FILES = "migsim-files.json"                  # the list of files migsim wrote in
 LEGACY_NAMES = {                             # what versions without migsim-files.json wrote, by kind
     "run": {"outcomes.parquet", "outcomes.csv", "scenario.yaml", "manifest.json", "outcome_curves.png",
             "validation.json", "hindcast.png"},
-    "comparison": {"outcomes.parquet", "study.json", "manifest.json", "heatmap.csv", "summary.csv",
-                   "cost_effectiveness.csv", "report.html", "summary.md", "figures", "scenarios"},
+    "comparison": {"outcomes.parquet", "study.json", "manifest.json", "heatmap.csv", "futures.csv", "validation.json",
+                   "summary.csv", "differences.csv", "cost_effectiveness.csv", "budgets.csv", "yearly.csv",
+                   "robustness.csv", "discovery.csv", "report.html", "summary.md", "figures", "scenarios"},
     "analysis": {"sensitivity.csv", "outcomes.csv", "sensitivity.png", "scatter.png"},
 }
 NEEDS_MANIFEST = {"run", "comparison"}       # legacy folders of these kinds also hold a migsim manifest.json
