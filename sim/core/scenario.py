@@ -122,13 +122,9 @@ class Scenario(Strict):
 
     def to_yaml(self) -> str:
         """The resolved scenario as YAML text: what a run writes as ``scenario.yaml`` (it loads again)."""
-        import io
+        from .resolved import resolved_yaml
 
-        from ruamel.yaml import YAML
-
-        buffer = io.StringIO()
-        YAML().dump(json.loads(json.dumps(self.model_dump(mode="json"))), buffer)
-        return buffer.getvalue()
+        return resolved_yaml(self.model_dump(mode="json"))
 
     def with_overrides(self, **changes: Any) -> Scenario:
         """Return a validated copy with top-level fields replaced (e.g. agents=1000)."""
@@ -191,35 +187,15 @@ def _edge_spellings(located: Located) -> list[Problem]:
 
 
 def _check_resolved_size(scenario: Scenario, located: Located) -> None:
-    """Refuse a scenario whose resolved form (every file it extends merged, aliases expanded) would be too large
-    to load again as the ``scenario.yaml`` a run writes. Small scenarios are let through on a cheap bound."""
-    from .yamlio import MAX_FILE_BYTES, MAX_ITEMS, text_problem
+    """Refuse a scenario whose resolved form (every file it extends merged, aliases expanded) could be too large to
+    load again as the ``scenario.yaml`` a run writes (``sim.core.resolved``: bounded without writing it)."""
+    from .resolved import resolved_problem
 
-    def refuse(what: str) -> ScenarioError:
-        return ScenarioError.single(located.file, "with every file it extends merged and every alias expanded, this "
-                                    f"scenario's scenario.yaml would be {what}: more than a scenario file may hold, "
-                                    "so it could not be run again; make it smaller")
-
-    data = scenario.model_dump(mode="json")
-    values = _leaves(data)
-    if values > MAX_ITEMS:              # every value takes a line of its own in YAML: no need to write it out
-        raise refuse(f"more than {values:,} lines")
-    text = scenario.canonical_json()
-    lines = text.count(",") + text.count(":") + 2 * text.count("\\n") + len(text) // 20    # at most, in YAML
-    if len(text) * 8 < MAX_FILE_BYTES and lines < MAX_ITEMS // 2:
-        return                          # YAML lines and bytes stay well within what the JSON bounds
-    problem = text_problem(scenario.to_yaml())
+    problem = resolved_problem(scenario.model_dump(mode="json"))
     if problem is not None:
-        raise refuse(problem[0].split(";")[0])
-
-
-def _leaves(data: Any) -> int:
-    """Scalar values in plain data (maps and lists walked)."""
-    if isinstance(data, dict):
-        return sum(_leaves(v) for v in data.values())
-    if isinstance(data, list):
-        return sum(_leaves(v) for v in data)
-    return 1
+        raise ScenarioError.single(located.file, "with every file it extends merged and every alias expanded, this "
+                                   f"scenario's scenario.yaml would hold {problem}: more than a scenario file may "
+                                   "hold, so it could not be run again; make it smaller")
 
 
 def validation_problems(located: Located, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:

@@ -19,8 +19,9 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from .errors import Problem, ScenarioError
 
-MAX_FILE_BYTES = 2_000_000          # a scenario is a page of text, not a data set
+MAX_FILE_BYTES = 1_000_000          # a scenario is a page of text, not a data set; the parser takes ~1-5 s per MB
 MAX_ITEMS = 20_000                  # lines and flow items: the parser takes ~0.1 ms each, so this bounds its time
+MAX_LINE_CHARS = 10_000             # a paragraph of description fits; a data set on one line does not
 MAX_NODES = 200_000                 # guards against alias bombs ("billion laughs")
 MAX_DEPTH = 40
 MAX_EXTENDS_DEPTH = 16
@@ -59,6 +60,7 @@ NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\
 """Characters YAML does not allow in a file (control characters, among them NUL), as the parser defines them."""
 _BRACKETS = re.compile(r"[\[\]{}\n]")
 _ITEMS = re.compile(r"^[ \t]*[^\s#]|,", re.MULTILINE)
+_LONG_LINE = re.compile(f"^[^\n]{{{MAX_LINE_CHARS + 1}}}", re.MULTILINE)
 
 
 def _line_of(text: str, position: int) -> int:
@@ -70,7 +72,8 @@ def text_problem(text: str) -> tuple[str, int | None] | None:
 
     Bytes are limited (``MAX_FILE_BYTES``), and so are lines and flow items
     (``MAX_ITEMS``: the parser's time grows with them, a long line of ``[1,1,1,...]`` as
-    much as many lines): both are counted with one regular expression, in milliseconds.
+    much as many lines) and the characters of a line (``MAX_LINE_CHARS``): each is found
+    with one regular expression, in milliseconds.
     """
     size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_FILE_BYTES:
@@ -81,6 +84,11 @@ def text_problem(text: str) -> tuple[str, int | None] | None:
         if items > MAX_ITEMS:
             return (f"more than {MAX_ITEMS:,} lines and list items (counted up to this line); a scenario file is "
                     "a page of text, not a data set", _line_of(text, match.start()))
+    long_line = _LONG_LINE.search(text)
+    if long_line is not None:
+        length = len(text[long_line.start(): text.find("\n", long_line.start()) % (len(text) + 1)])
+        return (f"a line of {length:,} characters; lines are limited to {MAX_LINE_CHARS:,} (a scenario file is "
+                "a page of text, not a data set)", _line_of(text, long_line.start()))
     return None
 
 

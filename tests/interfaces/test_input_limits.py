@@ -10,7 +10,8 @@ import pytest
 import sim
 from sim.cli import main
 from sim.core.errors import ScenarioError
-from sim.core.yamlio import MAX_ITEMS, read_yaml
+from sim.core.resolved import _Bound, _walk, resolved_yaml
+from sim.core.yamlio import _ITEMS, MAX_FILE_BYTES, MAX_ITEMS, read_yaml
 
 from helpers import TINY_SWEEP_BASE, load_base_scenario, shipped_scenario_files, small
 
@@ -26,21 +27,27 @@ sweep:
 """
 
 
-@pytest.mark.parametrize("body", [
-    "description: [" + ",".join(["1"] * 900_000) + "]\n",                     # one line of 900,000 items
-    "world:\n  population:\n" + "".join(f"    K{i}: 1\n" for i in range(60_000)),   # many short lines
+@pytest.mark.parametrize("body, message", [
+    ("description: [" + ",".join(["1"] * 400_000) + "]\n", f"more than {MAX_ITEMS:,} lines and list items"),
+    ("description: " + "word " * 180_000 + "\n", "a line of 900,013 characters"),          # one long paragraph
+    ("".join(f"d{i}: [" + ",".join(["1"] * 4_000) + "]\n" for i in range(6)),           # 24,000 items in 6 lines
+     f"more than {MAX_ITEMS:,} lines and list items"),
+    ("world:\n  population:\n" + "".join(f"    K{i}: 1\n" for i in range(30_000)),
+     f"more than {MAX_ITEMS:,} lines and list items"),                                    # many short lines
 ])
-def test_a_large_file_is_refused_before_the_parser_sees_it(tmp_path, monkeypatch, body):
-    """The parser takes ~0.1 ms per line or item: files beyond ``MAX_ITEMS`` are refused from a count made with one
-    regular expression, so the refusal takes milliseconds whatever the file (here, the parser would fail the test)."""
+def test_a_large_file_is_refused_before_the_parser_sees_it(tmp_path, monkeypatch, body, message):
+    """The parser takes ~0.1 ms per line or item and microseconds per character: lines, items and characters per
+    line are counted with regular expressions first, so the refusal takes milliseconds whatever the file (here,
+    the parser would fail the test)."""
     from ruamel.yaml import YAML
 
     path = tmp_path / "big.yaml"
     path.write_text(HEADER + body)
+    assert path.stat().st_size < MAX_FILE_BYTES
     monkeypatch.setattr(YAML, "load", lambda *a, **k: pytest.fail("the parser was reached"))
-    with pytest.raises(ScenarioError, match=f"more than {MAX_ITEMS:,} lines and list items") as info:
+    with pytest.raises(ScenarioError, match=message) as info:
         read_yaml(path)
-    assert info.value.problems[0].line is not None
+    assert info.value.problems[0].line == 3 or "lines and list items" in message
 
 
 def schedule_scenario(drivers: int, months: int) -> str:
@@ -72,10 +79,35 @@ def test_the_scenario_yaml_a_run_writes_loads_again(tmp_path):
     assert main(["run", str(out / "scenario.yaml"), "--out", str(tmp_path / "rerun"), "--quiet"]) == 0
 
 
-@pytest.mark.parametrize("path", shipped_scenario_files(), ids=lambda p: p.name)
-def test_every_shipped_scenario_written_out_loads_as_itself(tmp_path, path):
-    scenario = load_base_scenario(path)
-    (tmp_path / "scenario.yaml").write_text(scenario.to_yaml())
+TEXTS = {"words": "word " * 1_800, "one word": "a" * 9_000, "line breaks": "l1\nl2\n" * 500,
+         "quotes and accents": "it's \"quoted\" é ü, [x] {y} " * 100, "open brackets": "[" * 30,
+         "unicode breaks": "\x85\u2028 x\ty" * 200,
+         "comment-like": "#comment-like " * 300, "yaml-like": "- dash: colon, " * 400}
+
+
+def written_cases() -> dict:
+    """Scenarios to write out: the shipped ones, long and odd descriptions, a long driver schedule."""
+    cases = {p.name: (lambda p=p: load_base_scenario(p)) for p in shipped_scenario_files()}
+    cases |= {name: (lambda text=text: small(description=text)) for name, text in TEXTS.items()}
+    schedule = {f"{2023 + m // 12}-{m % 12 + 1:02d}": m for m in range(120)}
+    cases["20 schedules"] = lambda: small(drivers={f"d{i}": {"origin": "ALL", "driver": "inflation",
+                                                            "kind": "schedule", "values": schedule} for i in range(20)})
+    return cases
+
+
+@pytest.mark.parametrize("name", list(written_cases()))
+def test_every_scenario_written_out_loads_as_itself_within_its_bound(tmp_path, name):
+    """The bound ``sim.core.resolved`` computes without writing (bytes, lines and items, longest line) is never
+    below the text written, and the text loads as the same scenario."""
+    scenario = written_cases()[name]()
+    data = scenario.model_dump(mode="json")
+    bound = _Bound()
+    _walk(data, 0, bound)
+    text = resolved_yaml(data)
+    assert bound.chars >= len(text.encode())
+    assert bound.items >= len(_ITEMS.findall(text))
+    assert bound.longest >= max(len(line) for line in text.split("\n"))
+    (tmp_path / "scenario.yaml").write_text(text)
     assert sim.load_scenario(tmp_path / "scenario.yaml") == scenario
 
 
