@@ -41,7 +41,7 @@ class DriverChange(EndAfterStart):
     kind: Literal["step", "ramp", "schedule"]
     start: Month | None = Field(None, description="step/ramp: first month of the change")
     end: Month | None = Field(None, description="ramp: month the full change is reached")
-    change: float | None = Field(None, ge=-1, le=1000,
+    change: float | None = Field(None, ge=-1, le=1000, title="relative change (0.3 = +30 %)",
                                  description="step/ramp: relative change (0.5 = +50 %, -0.3 = -30 %)")
     values: dict[Month, float] | None = Field(None,
                                               description="schedule: absolute values by month, interpolated between")
@@ -65,22 +65,24 @@ class DriverChange(EndAfterStart):
 class EdgeOverride(Strict):
     """New values for one edge of the route network (unset fields keep their defaults)."""
 
-    travel_months: float | None = Field(None, gt=0, le=12, description="months")
-    cost_usd: float | None = Field(None, ge=0, le=1e6, description="USD per person")
-    death_risk: float | None = Field(None, ge=0, le=1, description="probability per crossing")
+    travel_months: float | None = Field(None, gt=0, le=12, title="travel time (months)", description="months")
+    cost_usd: float | None = Field(None, ge=0, le=1e6, title="cost (USD per person)", description="USD per person")
+    death_risk: float | None = Field(None, ge=0, le=1, title="death risk (per crossing)",
+                                     description="probability per crossing")
 
 
 class World(Strict):
     """Overrides of the shipped world data."""
 
     population: dict[str, Annotated[float, Field(gt=0, le=2e9)]] = Field(
-        default_factory=dict, description="persons, by ISO3 origin")
+        default_factory=dict, title="population (persons)", description="persons, by ISO3 origin")
     diaspora: dict[str, Annotated[float, Field(ge=0, le=1e9)]] = Field(
-        default_factory=dict, description="persons born there living in the US")
+        default_factory=dict, title="diaspora in the US (persons)", description="persons born there living in the US")
     gdp_per_capita_usd: dict[str, Annotated[float, Field(gt=0, le=1e6)]] = Field(
-        default_factory=dict, description="USD per person per year (PPP)")
-    edges: dict[str, EdgeOverride] = Field(default_factory=dict, description="by 'FROM->TO'")
-    border_death_risk: float | None = Field(None, ge=0, le=1, description="probability of death per crossing attempt")
+        default_factory=dict, title="GDP per head (USD per year, PPP)", description="USD per person per year (PPP)")
+    edges: dict[str, EdgeOverride] = Field(default_factory=dict, title="route edges", description="by 'FROM->TO'")
+    border_death_risk: float | None = Field(None, ge=0, le=1, title="death risk of a border crossing",
+                                            description="probability of death per crossing attempt")
 
 
 class Scenario(Strict):
