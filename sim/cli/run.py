@@ -33,7 +33,7 @@ def add_subcommands(sub) -> None:
     check.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
     check.set_defaults(handler=cmd_check)
 
-    app = sub.add_parser("app", help="explore a scenario in the browser (Mesa SolaraViz)",
+    app = sub.add_parser("app", help="explore a scenario in the browser (a Solara page over the Mesa model)",
                          description="Serve an interactive page on 127.0.0.1: the route network with the people "
                          "at each node, live outcome curves, and sliders for aid, containment, enforcement and "
                          "appointments. Open the printed address in a browser; Ctrl-C stops it.")
