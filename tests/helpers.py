@@ -166,8 +166,8 @@ needs_browser = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMED
 
 def figure_text_problems(fig, min_size: float = 8.0) -> list[str]:
     """What makes a figure hard to read at 100 % zoom, drawn with its renderer: tick labels of one axis that
-    overlap each other or the axis label, texts that stick out of the figure, fonts under ``min_size`` points,
-    numbers written with an exponent (1e+07). An empty list when there is none."""
+    overlap each other or the axis label, or read the same, texts that stick out of the figure, fonts under
+    ``min_size`` points, numbers written with an exponent (1e+07). An empty list when there is none."""
     from matplotlib.text import Text
 
     fig.canvas.draw()
@@ -195,6 +195,9 @@ def figure_text_problems(fig, min_size: float = 8.0) -> list[str]:
             continue
         for axis in (ax.xaxis, ax.yaxis):
             labels = drawn(axis, shown(axis.get_ticklabels(which="both")))
+            written = [t.get_text() for t in labels]
+            problems += [f"tick label {text!r} written twice on one axis" for text in sorted(set(written))
+                         if written.count(text) > 1]
             boxes = [t.get_window_extent(renderer).expanded(0.98, 0.98) for t in labels]
             for i in range(len(labels)):
                 for j in range(i + 1, len(labels)):

@@ -29,8 +29,8 @@ def decimal(value: float, digits: int = 3) -> str:
     return f"{value:,.{places}f}".rstrip("0").rstrip(".") if places else f"{value:,.0f}"
 
 
-def compact(value: float, small: int = 10_000) -> str:
-    """A number in few characters: 8,753 below ``small``, then 12.5k, 5.71M, 3B (three significant digits);
+def compact(value: float, small: int = 10_000, digits: int = 3) -> str:
+    """A number in few characters: 8,753 below ``small``, then 12.5k, 5.71M, 3B (``digits`` significant digits);
     small fractions as 0.35; a dash for a missing value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -38,7 +38,7 @@ def compact(value: float, small: int = 10_000) -> str:
     if size >= small:
         for threshold, suffix in SUFFIXES:
             if size >= threshold:
-                return f"{decimal(value / threshold)}{suffix}"
+                return f"{decimal(value / threshold, digits)}{suffix}"
     if size >= 10 or size == 0:
         return f"{value:,.0f}"
-    return decimal(value, 2)
+    return decimal(value, max(2, digits - 1))

@@ -14,8 +14,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import Formatter, FuncFormatter  # noqa: E402
 
 from .files import atomic_write_bytes  # noqa: E402
 from .numbers import compact, decimal, thousands  # noqa: E402
@@ -30,8 +31,30 @@ MIN_FONT_SIZE = 8.0
 """The smallest font (points) any figure uses (crowded cells of a heatmap, notes inside a panel)."""
 THOUSANDS = FuncFormatter(lambda v, _: thousands(v) if abs(v) >= 100 or v == round(v) else decimal(v, 2))
 """Axis numbers with thousands separators: 250,000 (and 0.25 on an axis of small numbers)."""
-COMPACT = FuncFormatter(lambda v, _: compact(v, small=1_000))
-"""Axis numbers in few characters: 750 / 8.75k / 5.7M / 3B (never 1e+07)."""
+
+
+class CompactFormatter(Formatter):
+    """Axis numbers in few characters: 750 / 8.75k / 5.7M / 3B (never 1e+07), with as many digits as the ticks
+    need to read apart (1.075M, 1.08M, 1.085M on a narrow axis, not 1.08M twice). One per axis."""
+
+    def __init__(self) -> None:
+        self.significant = 3
+
+    def format_ticks(self, values) -> list[str]:
+        self.significant = self.digits(values)
+        return [self(value, i) for i, value in enumerate(values)]
+
+    def __call__(self, value, pos=None) -> str:
+        return compact(value, small=1_000, digits=self.significant)
+
+    @staticmethod
+    def digits(values) -> int:
+        """The fewest significant digits (3 to 7) that write every one of ``values`` differently."""
+        ticks = sorted({float(v) for v in values if np.isfinite(v)})
+        for digits in range(3, 8):
+            if len({compact(v, small=1_000, digits=digits) for v in ticks}) == len(ticks):
+                return digits
+        return 7
 
 
 def styled(draw):

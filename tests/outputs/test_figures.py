@@ -117,6 +117,12 @@ def test_heatmap_names_its_levers_and_writes_budgets_short():
     assert ax.get_ylabel().replace("\n", " ") == "Containment by MEX: capacity (persons per month)"
     assert "policies." not in " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
     assert figure_text_problems(fig) == []
+    # a narrow range of totals: the colour bar's labels take the digits they need to differ
+    narrow = grid.assign(value=1_070_000 + (grid.x > 0) * 15_000 + (grid.y > 50_000) * 20_000)
+    fig, _ = figures.heatmap(narrow, "x", "y", "entries_irregular")
+    labels = tick_texts(fig.axes[1].yaxis)
+    assert len(labels) >= 3 and len(set(labels)) == len(labels) and all(t.endswith("M") for t in labels), labels
+    assert figure_text_problems(fig) == []
 
 
 def test_robustness_and_discovery_name_the_uncertainties():

@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from ...outputs.numbers import compact  # noqa: E402
-from ...outputs.plots import COMPACT, CURVE_METRICS, MIN_FONT_SIZE, PALETTE, THOUSANDS, floor_at_zero, styled  # noqa: E402
+from ...outputs.plots import CURVE_METRICS, MIN_FONT_SIZE, PALETTE, THOUSANDS, CompactFormatter, floor_at_zero, styled  # noqa: E402
 from ...outputs.table import METRIC_UNITS  # noqa: E402
 from . import analysis  # noqa: E402
 
@@ -210,7 +210,7 @@ def _log_ticks(ax, values) -> None:
     decades = np.log10(max(finite) / min(finite)) if finite else 3.0
     subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0,)
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
-    ax.xaxis.set_major_formatter(COMPACT)
+    ax.xaxis.set_major_formatter(CompactFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
@@ -229,7 +229,7 @@ def heatmap(grid: pd.DataFrame, x: str, y: str, outcome: str, x_title: str | Non
     ax.set_yticks(range(table.shape[0]), [compact(v, small=1_000) for v in table.index])
     ax.set_xlabel(wrap(x_title or x, 70))
     ax.set_ylabel(wrap(y_title or y, 40))
-    bar = fig.colorbar(image, ax=ax, format=COMPACT)
+    bar = fig.colorbar(image, ax=ax, format=CompactFormatter())
     bar.set_label(wrap(f"{TITLES.get(outcome, outcome)}, total over the horizon (persons; median over runs)", 45))
     size = max(MIN_FONT_SIZE, min(10.0, 60.0 / max(table.shape[1], 1)))
     for (i, j), value in np.ndenumerate(table.to_numpy()):
@@ -269,7 +269,7 @@ def yearly_effect(yearly: pd.DataFrame, names, contrast: dict | None = None, sta
     axes[0, 1].set_ylabel("persons, cumulative vs baseline")
     for ax in axes.flat:
         ax.axhline(0, color="black", linewidth=0.8)
-        ax.yaxis.set_major_formatter(COMPACT)
+        ax.yaxis.set_major_formatter(CompactFormatter())
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _legend(fig, axes.flat[0], "mean over replications (95 % interval), paired with the baseline; partial years "
@@ -304,7 +304,7 @@ def robustness(futures: pd.DataFrame, table: pd.DataFrame, names):
         ax.set_title(f"{TITLES.get(outcome, 'Spending (aid + enforcement)' if outcome == 'spending_usd' else outcome)}"
                      f"\n({unit}, total; {better} is better)", fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.xaxis.set_major_formatter(COMPACT)
+        ax.xaxis.set_major_formatter(CompactFormatter())
         ax.tick_params(axis="x", labelsize=8.5)
         ax.grid(alpha=0.3, axis="x")
     fig.suptitle(f"Each policy across {futures.future.nunique()} sampled futures (box 10-90 %, bar median, whiskers "
@@ -348,8 +348,8 @@ def discovery(futures: pd.DataFrame, boxes: pd.DataFrame, contrast: dict, titles
                                               linewidth=1.5))
     ax.set_xlabel(wrap(titles.get(px, px), 60))
     ax.set_ylabel(wrap(titles.get(py, py), 40))
-    ax.xaxis.set_major_formatter(COMPACT)
-    ax.yaxis.set_major_formatter(COMPACT)
+    ax.xaxis.set_major_formatter(CompactFormatter())
+    ax.yaxis.set_major_formatter(CompactFormatter())
     ax.set_title(f"Futures where {contrast['policy']} beats {contrast['against']} on {contrast['outcome']}")
     ax.legend()
     ax.grid(alpha=0.3)

@@ -306,7 +306,7 @@ def _scatter_figure(points: pd.DataFrame, parameters: list[str], titles: dict[st
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from ...outputs.plots import COMPACT, PALETTE
+    from ...outputs.plots import PALETTE, CompactFormatter
 
     outcomes = [o for o in OUTCOMES if points[o].notna().any()]
     fig, axes = plt.subplots(len(outcomes), len(parameters), figsize=(3.3 * len(parameters) + 0.8,
@@ -334,10 +334,10 @@ def _scatter_figure(points: pd.DataFrame, parameters: list[str], titles: dict[st
                 ax.set_ylabel(_wrap(OUTCOMES[outcome], 22), fontsize=9)
             ax.tick_params(labelsize=8)
             ax.yaxis.set_major_locator(MaxNLocator(4))
-            ax.yaxis.set_major_formatter(COMPACT)
+            ax.yaxis.set_major_formatter(CompactFormatter())
             if numeric:
                 ax.xaxis.set_major_locator(MaxNLocator(4))
-                ax.xaxis.set_major_formatter(COMPACT)
+                ax.xaxis.set_major_formatter(CompactFormatter())
     fig.tight_layout()
     return fig
 
