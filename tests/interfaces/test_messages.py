@@ -2,6 +2,8 @@
 every problem of a file in one pass, and YAML syntax mistakes at the line to fix. Exit code 2, no traceback."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sim.cli import main
@@ -143,3 +145,17 @@ def test_syntax_mistakes_in_plain_words_at_the_line_to_fix(text, line, words, tm
     assert code == 2
     assert f"s.yaml:{line}: invalid YAML: {words}" in err, err
     assert "<block" not in err and "expected <" not in err
+
+
+def test_a_sweep_whose_points_repeat_says_how_many_runs_are_distinct(tmp_path, capsys):
+    """Morris trajectories of one parameter revisit its levels: those points share their runs, and check says so."""
+    from helpers import TINY_SWEEP_BASE
+
+    (tmp_path / "s.yaml").write_text(TINY_SWEEP_BASE + "sweep:\n  replications: 2\n  uncertainties:\n"
+                                     "    design: morris\n    samples: 6\n    parameters:\n"
+                                     "      behaviour.hazard.network: {distribution: uniform, low: 0.1, high: 0.4}\n")
+    assert main(["check", str(tmp_path / "s.yaml")]) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"12 points x 2 replication\(s\) = 24 runs, (\d+) of them distinct \(points with the same "
+                      r"values share their runs\)", out)
+    assert found and int(found.group(1)) < 24, out
