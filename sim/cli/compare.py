@@ -80,8 +80,11 @@ def cmd_plot(args) -> int:
     if args.by is not None and not isinstance(results, SweepResult):
         print("error: --by applies to sweep folders only", file=sys.stderr)
         return EXIT_INPUT
-    written = [save_figure(results.plot(by=args.by) if isinstance(results, SweepResult) else results.plot(),
-                           folder / "outcome_curves.png")]
+    import matplotlib.pyplot as plt
+
+    figure = results.plot(by=args.by) if isinstance(results, SweepResult) else results.plot()
+    written = [save_figure(figure, folder / "outcome_curves.png")]
+    plt.close(figure)
     if isinstance(results, SweepResult) and (folder / "analysis").is_dir():
         from ..experiments.sweeps.analyze import analyze
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import textwrap
 
 import matplotlib.image
+import pytest
 
 import sim
 from sim.cli import main
@@ -55,6 +56,7 @@ def test_plot_redraws_a_run_folder(tmp_path, monkeypatch, capsys):
     assert width > 1000 and height > 500
 
 
+@pytest.mark.slow
 def test_plot_redraws_a_sweep_folder_and_its_analysis(tmp_path, capsys, monkeypatch):
     (tmp_path / "sweep.yaml").write_text(SWEEP)
     out = tmp_path / "sweep_out"

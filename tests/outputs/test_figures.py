@@ -125,6 +125,7 @@ def test_heatmap_names_its_levers_and_writes_budgets_short():
     assert figure_text_problems(fig) == []
 
 
+@pytest.mark.slow
 def test_robustness_and_discovery_name_the_uncertainties():
     pytest.importorskip("ema_workbench")
     from sim.experiments.comparisons.robustness import discovery_table, robustness_table
