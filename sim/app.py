@@ -1,11 +1,14 @@
-"""The interactive app: a Mesa SolaraViz page over a scenario, with sliders for the main levers.
+"""The interactive app: a Solara page over a Mesa model of a scenario, with sliders for the main levers.
 
 ``migsim app SCENARIO`` serves it on 127.0.0.1 (``--port`` to choose the port). The page
-shows the route network with how many people stand at each node, and live outcome
-curves (encounters, deaths, people in transit). Sliders set four levers on top of the
-scenario, from the first reported month on: extra root-cause aid, Mexico's containment
+(titled after the scenario) shows the route network on a map, with how many people stand
+at each node, and live outcome curves by month (encounters, deaths, people in transit),
+each with its latest value. Sliders, each showing its value, set four levers on top of
+the scenario from the first reported month on: extra root-cause aid, Mexico's containment
 capacity, the US apprehension probability and CBP appointment places. "Reset" builds a
-new model with the slider values; "Step" and "Play" advance it month by month.
+new model with the slider values; "Step" and "▶" advance it month by month (Mesa's
+``ModelController``). Every asset is served by the local server: nothing is loaded from a
+CDN (no ``solara.Markdown``, whose KaTeX and Mermaid the server would fetch from one).
 
 The page is built from the environment (``MIGSIM_APP_SCENARIO``, ``MIGSIM_APP_AGENTS``)
 because Solara imports this module by name.
@@ -13,6 +16,7 @@ because Solara imports this module by name.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -20,6 +24,7 @@ from matplotlib.figure import Figure
 from .core.calendar import format_month
 from .core.countries import TRANSIT_COUNTRIES
 from .core.inputs import RunInputs, compile_inputs
+from .core.network import node_positions
 from .core.scenario import Scenario, load_scenario
 from .engines.mesa import MigrationModel
 
@@ -27,16 +32,44 @@ ENV_SCENARIO, ENV_AGENTS = "MIGSIM_APP_SCENARIO", "MIGSIM_APP_AGENTS"
 DEFAULT_AGENTS = 20_000
 LOCALHOST = "127.0.0.1"
 
-# Approximate map positions (longitude, latitude in degrees) of the network's nodes, for drawing only.
-NODE_POSITIONS = {
-    "VEN": (-66.9, 10.5), "CUB": (-80.5, 22.5), "HTI": (-72.3, 18.9), "NIC": (-84.6, 12.9), "HND": (-86.4, 14.9),
-    "GTM": (-90.5, 14.0), "SLV": (-88.9, 12.9), "ECU": (-78.5, -0.2), "COL": (-74.1, 4.7), "MEX": (-102.5, 21.5),
-    "PER": (-77.0, -9.0), "COL_NECOCLI": (-76.3, 8.3), "PAN_DARIEN": (-78.5, 8.0), "CRI_TRANSIT": (-84.0, 10.0),
-    "NIC_TRANSIT": (-86.2, 11.9), "HND_TRANSIT": (-87.7, 15.6), "GTM_TRANSIT": (-91.6, 15.8),
-    "MEX_AIRPORT": (-98.6, 19.4), "MEX_SOUTH": (-93.5, 16.6), "MEX_NORTH": (-106.4, 31.7), "USA": (-99.0, 35.0),
-}
-CURVES = (("encounters", "Encounters at the US border"), ("deaths", "Deaths on the way"),
-          ("in_transit", "People on the way (end of month)"))
+CURVES = (("encounters", "Encounters at the US border (per month)", "persons"),
+          ("deaths", "Deaths on the way (per month)", "persons"),
+          ("in_transit", "People on the way (end of month)", "persons"))
+PLAY_INTERVAL_MS = 300
+FIGURE_INCHES = (5.4, 5.0)
+"""Size of each figure: at matplotlib's 100 dpi, about the width of its column on a 1500-pixel screen (shown at
+its own size, so its fonts read as the style sets them)."""
+
+
+@dataclass(frozen=True)
+class Lever:
+    """A slider of the page: the ``AppModel`` argument it sets, its label, range and how its value reads."""
+
+    name: str
+    label: str
+    value: float
+    low: float
+    high: float
+    step: float
+    unit: str = ""
+
+    def shows(self, value: float) -> str:
+        """The value as the slider's label writes it: 150,000 persons/month; 0.75; 1,000 million USD/year."""
+        number = f"{value:,.0f}" if self.step >= 1 else f"{value:.2f}"
+        return f"{number} {self.unit}".strip()
+
+
+def levers(scenario: Scenario) -> list[Lever]:
+    """The four sliders, starting at the scenario's values in its first reported month."""
+    defaults = lever_defaults(scenario)
+    mexico, appointments = defaults["mexico_containment_capacity"], defaults["appointment_places_per_month"]
+    return [Lever("extra_aid_musd_per_year", "Extra aid per origin", 0.0, 0.0, 2_000.0, 50.0, "million USD/year"),
+            Lever("mexico_containment_capacity", "Mexico containment", mexico, 0.0, max(200_000.0, mexico), 5_000.0,
+                  "persons/month"),
+            Lever("us_apprehension_probability", "US apprehension probability",
+                  defaults["us_apprehension_probability"], 0.0, 1.0, 0.05),
+            Lever("appointment_places_per_month", "Appointments", appointments, 0.0, max(100_000.0, appointments),
+                  1_000.0, "persons/month")]       # steps of 1,000: fine enough to hold the scenario's value
 
 
 def _start_inputs(scenario: Scenario) -> RunInputs:
@@ -103,92 +136,289 @@ class AppModel(MigrationModel):
             self.step()
 
 
-# ---------------------------------------------------------------- page components
+# ---------------------------------------------------------------- figures (plain matplotlib, tested on their own)
 
-def route_network(model: MigrationModel):
-    """The route network; each node's circle grows with the persons standing there now."""
-    import solara
+LABEL_RADII = (7.0, 16.0, 28.0, 42.0, 58.0, 76.0)
+"""Distances (points) from a node at which its label is tried, nearest first; beyond the first, a line joins them."""
+LABEL_ANGLES = (0, 30, -30, 60, -60, 90, -90, 180, 150, -150, 120, -120, 15, -15, 165, -165)
+"""Directions (degrees, counterclockwise from east) in which a label is tried, in this order at each distance."""
+INSET = (-93.5, -83.0, 9.0, 16.0)
+"""Central America (west, east, south, north; degrees), where nodes stand close: drawn magnified in an inset."""
+INSET_BOX = (0.01, 0.01, 0.58, 0.42)
+"""Where the inset sits in the map (axes fraction: left, bottom, width, height): the empty Pacific."""
+
+
+def _lon(value: float, _=None) -> str:
+    return f"{abs(value):g}°{'W' if value < 0 else 'E'}"
+
+
+def _lat(value: float, _=None) -> str:
+    return f"{abs(value):g}°{'S' if value < 0 else 'N'}"
+
+
+def network_figure(model: MigrationModel) -> Figure:
+    """The route network on a map (longitude, latitude of each node's place, ``route_graph.yaml``), with Central
+    America magnified in an inset (``INSET``): each node's circle grows with the persons standing there now, and
+    each label is put where it overlaps no other label and no circle (``place_labels``). Nodes without a position
+    (added by a scenario) are not drawn. The labels are kept as ``figure.node_labels``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FuncFormatter
+
+    from .outputs.plots import STYLE
 
     world, persons = model.world, model.persons_at_nodes()
-    fig = Figure(figsize=(7.5, 6.0), layout="constrained")
-    ax = fig.add_subplot()
-    for e in world.edges:
-        (x0, y0), (x1, y1) = NODE_POSITIONS[e.source], NODE_POSITIONS[e.target]
-        ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "-|>", "color": "#bbbbbb", "lw": 0.8})
+    where = node_positions()
+    shown = [node for node in world.node_ids if node in where]
+    count = dict(zip(world.node_ids, persons))
     top = max(float(persons.max()), 1.0)
-    for i, node in enumerate(world.node_ids):
-        x, y = NODE_POSITIONS[node]
-        origin = node in world.origins
-        ax.scatter([x], [y], s=40 + 1400 * np.sqrt(persons[i] / top), color="#E69F00" if origin else "#0072B2",
-                   alpha=0.8, edgecolors="black", linewidths=0.5, zorder=3)
-        label = node.replace("_TRANSIT", " (transit)").replace("_", " ")
-        text = f"{label}\n{persons[i]:,.0f}" if persons[i] > 0 else label
-        ax.annotate(text, (x, y), xytext=(6, 4), textcoords="offset points", fontsize=7, zorder=4)
-    months = model.reported_months()
-    ax.set_title(f"People on the way by node, end of {months[-1] if months else 'warm-up'} (persons)")
-    ax.set_xlabel("longitude (degrees)")
-    ax.set_ylabel("latitude (degrees)")
-    ax.set_aspect("equal")
-    solara.FigureMatplotlib(fig, format="png")
+    sizes = {node: 25 + 600 * np.sqrt(count[node] / top) for node in shown}       # points²
+    west, east, south, north = INSET
+    inside = [n for n in shown if west <= where[n].lon <= east and south <= where[n].lat <= north]
+    with plt_style(STYLE):
+        fig = Figure(figsize=FIGURE_INCHES, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        inset = ax.inset_axes(INSET_BOX)
+        for axes in (ax, inset):
+            _draw_network(axes, world, shown, where, sizes)
+        lons, lats = [where[n].lon for n in shown], [where[n].lat for n in shown]
+        ax.set_xlim(min(lons) - 6, max(lons) + 6)
+        ax.set_ylim(min(lats) - 4, max(lats) + 4)
+        ax.set_aspect("equal")
+        ax.xaxis.set_major_formatter(FuncFormatter(_lon))
+        ax.yaxis.set_major_formatter(FuncFormatter(_lat))
+        ax.grid(alpha=0.2)
+        ax.add_patch(Rectangle((west, south), east - west, north - south, fill=False, edgecolor="0.4", lw=0.8,
+                               linestyle="--"))
+        inset.set_xlim(west, east)
+        inset.set_ylim(south, north)
+        inset.set_aspect("equal")
+        inset.set_xticks([])
+        inset.set_yticks([])
+        inset.set_title("Central America (dashed box)", fontsize=9)
+        months = model.reported_months()
+        ax.set_title(f"People on the way by node, end of {months[-1] if months else 'the warm-up'} (persons)")
+        fig.canvas.draw()                       # fix the layout, then place the labels in it
+        fig.set_layout_engine("none")
+
+        def label(node: str) -> tuple[str, object, float]:
+            text = node.replace("_TRANSIT", " (transit)").replace("_", " ")
+            return text + (f"\n{count[node]:,.0f}" if count[node] > 0 else ""), where[node], sizes[node]
+
+        renderer = fig.canvas.get_renderer()
+        outside = [n for n in shown if n not in inside]
+        fig.node_labels = (place_labels(ax, [label(n) for n in outside],         # type: ignore[attr-defined]
+                                        avoid=[inset.get_tightbbox(renderer)], others=[label(n) for n in inside])
+                           + place_labels(inset, [label(n) for n in inside]))
+    return fig
 
 
-def outcome_curves(model: MigrationModel):
-    """Encounters, deaths and people in transit per reported month so far (persons)."""
+def _draw_network(ax, world, shown: list[str], where: dict, sizes: dict) -> None:
+    """Edges as arrows and nodes as circles (origins orange, the rest blue) on ``ax``."""
+    for e in world.edges:
+        if e.source in where and e.target in where:
+            a, b = where[e.source], where[e.target]
+            arrow = ax.annotate("", (b.lon, b.lat), (a.lon, a.lat), annotation_clip=False,
+                                arrowprops={"arrowstyle": "-|>", "color": "#c8c8c8", "lw": 0.8, "shrinkA": 4,
+                                            "shrinkB": 4})
+            arrow.arrow_patch.set_clip_box(ax.bbox)            # edges leaving the inset end at its frame
+            arrow.arrow_patch.set_clip_on(True)
+    for node in shown:
+        ax.scatter([where[node].lon], [where[node].lat], s=sizes[node], zorder=3, alpha=0.85, edgecolors="black",
+                   linewidths=0.5, color="#E69F00" if node in world.origins else "#0072B2")
+
+
+def place_labels(ax, labels: list[tuple[str, object, float]], avoid: list | None = None,
+                 others: list[tuple[str, object, float]] | None = None) -> list:
+    """Put each label (text, position with lon/lat, marker size in points²) next to its node where it overlaps no
+    label placed before, no node's circle (its ``others`` too, nodes not labelled here), nothing of ``avoid``
+    (boxes in pixels) and stays inside the axes: the first free spot of ``LABEL_RADII`` x ``LABEL_ANGLES``, joined
+    to its node by a dashed line when it is not beside it. Returns the annotations."""
+    import math
+
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    to_pixels = fig.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
+    circles = []
+    for _text, where, size in labels + (others or []):
+        x, y = ax.transData.transform((where.lon, where.lat))
+        r = math.sqrt(size) / 2 * to_pixels + 1
+        circles.append(Bbox([[x - r, y - r], [x + r, y + r]]))
+    placed: list[Bbox] = list(avoid or [])
+    annotations = []
+    for k, (text, where, size) in enumerate(labels):
+        best, best_cost = None, math.inf
+        for radius in LABEL_RADII:
+            for angle in LABEL_ANGLES:
+                dx = (radius + math.sqrt(size) / 2) * math.cos(math.radians(angle))
+                dy = (radius + math.sqrt(size) / 2) * math.sin(math.radians(angle))
+                ha = "left" if dx > 2 else "right" if dx < -2 else "center"
+                va = "bottom" if dy > 2 else "top" if dy < -2 else "center"
+                note = ax.annotate(text, (where.lon, where.lat), xytext=(dx, dy), textcoords="offset points",
+                                   ha=ha, va=va, fontsize=8, zorder=4, linespacing=1.0)
+                box = note.get_window_extent(renderer).expanded(1.0, 1.0).padded(1.5)
+                note.remove()
+                cost = sum(_overlap(box, other) for other in placed + circles[:k] + circles[k + 1:])
+                cost += 4 * (box.width * box.height - _overlap(box, frame))           # outside the axes
+                if cost < best_cost:
+                    best, best_cost = (dx, dy, ha, va, radius, box), cost
+                if cost == 0:
+                    break
+            if best_cost == 0:
+                break
+        dx, dy, ha, va, radius, box = best
+        line = {"arrowstyle": "-", "color": "#555555", "lw": 0.7, "linestyle": (0, (2, 1)), "shrinkA": 0,
+                "shrinkB": 2} if radius > LABEL_RADII[0] else None
+        annotations.append(ax.annotate(text, (where.lon, where.lat), xytext=(dx, dy), textcoords="offset points",
+                                       ha=ha, va=va, fontsize=8, zorder=4, linespacing=1.0, arrowprops=line))
+        placed.append(box)
+    return annotations
+
+
+def _overlap(a, b) -> float:
+    """Area (pixels²) shared by two boxes."""
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(width, 0.0) * max(height, 0.0)
+
+
+def curves_figure(model: MigrationModel) -> Figure:
+    """Encounters, deaths and people in transit per reported month so far (persons), by month (``YYYY-MM``), each
+    panel with its latest value written at the end of its curve."""
     import matplotlib.dates as mdates
     import pandas as pd
-    import solara
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from .outputs.plots import STYLE, THOUSANDS
 
     months = model.reported_months()
     dates = pd.to_datetime(months, format="%Y-%m")
-    horizon = pd.to_datetime([format_month(int(m)) for m in model.inputs.calendar[model.inputs.warmup:][[0, -1]]],
-                             format="%Y-%m")
-    fig = Figure(figsize=(7.5, 6.0), layout="constrained")
-    axes = fig.subplots(len(CURVES), 1, sharex=True)
+    reported = model.inputs.calendar[model.inputs.warmup:]
+    horizon = pd.to_datetime([format_month(int(m)) for m in reported[[0, -1]]], format="%Y-%m")
+    with plt_style(STYLE):
+        fig = Figure(figsize=FIGURE_INCHES, layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(len(CURVES), 1, sharex=True)
+        for ax, (metric, title, unit) in zip(axes, CURVES):
+            values = model.monthly_persons(metric)
+            ax.plot(dates, values, color="#0072B2", marker="o", markersize=3)
+            if len(values):
+                ax.annotate(f"{values[-1]:,.0f}", (dates[-1], values[-1]), xytext=(5, 3), textcoords="offset points",
+                            fontsize=9, color="#0072B2")
+            ax.set_title(title, fontsize=10.5)
+            ax.set_ylabel(unit)
+            ax.yaxis.set_major_formatter(THOUSANDS)
+            highest = values.max() if len(values) else 0.0
+            ax.set_ylim(bottom=0, top=1.18 * highest if highest > 0 else 1)        # room for the value written
+            ax.set_xlim(horizon[0] - pd.Timedelta(days=15), horizon[1] + pd.Timedelta(days=75))
+            ax.grid(alpha=0.3)
+        step = max(1, -(-len(reported) // 6))                   # at most about six month labels, from the first
+        axes[-1].set_xticks(pd.to_datetime([format_month(int(m)) for m in reported[::step]], format="%Y-%m"))
+        axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+        axes[-1].set_xlabel("month")
+    return fig
+
+
+def status_text(model: MigrationModel) -> str:
+    """The line under the curves: the month and this month's (and the total so far of) encounters and deaths, and
+    the people on the way (persons)."""
+    months = model.reported_months()
     latest, total = {}, {}
-    for ax, (metric, title) in zip(axes, CURVES):
+    for metric, _, _ in CURVES:
         values = model.monthly_persons(metric)
         latest[metric], total[metric] = (values[-1] if len(values) else 0.0), values.sum()
-        ax.plot(dates, values, color="#0072B2", marker="o", markersize=3)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel("persons per month" if metric != "in_transit" else "persons")
-        ax.set_ylim(bottom=0)
-        ax.set_xlim(horizon[0] - pd.Timedelta(days=15), horizon[1] + pd.Timedelta(days=15))
-        ax.grid(alpha=0.3)
-    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    axes[-1].set_xlabel("month")
+    return (f"{months[-1] if months else 'warm-up'} · encounters: {latest['encounters']:,.0f} "
+            f"(so far {total['encounters']:,.0f}) · deaths: {latest['deaths']:,.0f} (so far {total['deaths']:,.0f}) "
+            f"· in transit: {latest['in_transit']:,.0f} (persons)")
+
+
+def month_text(model: MigrationModel) -> str:
+    """Where the model stands: the month last simulated (``YYYY-MM``) and how many of the reported months are done."""
+    months = model.reported_months()
+    reported = len(model.inputs.calendar) - model.inputs.warmup
+    if not months:
+        first = format_month(int(model.inputs.calendar[model.inputs.warmup]))
+        return f"Warm-up done ({model.inputs.warmup} months); the first reported month is {first}"
+    return f"Month {months[-1]} ({len(months)} of {reported} reported months)"
+
+
+# ---------------------------------------------------------------- the page
+
+def plt_style(style: dict):
+    """matplotlib's ``rc_context`` (the package's figure style) without importing pyplot at module level."""
+    import matplotlib
+
+    return matplotlib.rc_context(style)
+
+
+def _figure(fig: Figure) -> None:
+    import matplotlib.pyplot as plt  # noqa: F401  (Agg backend for solara's figure display)
+    import solara
+
     solara.FigureMatplotlib(fig, format="png")
-    month = months[-1] if months else "warm-up"
-    solara.Markdown(f"**{month}** · encounters: {latest['encounters']:,.0f} (so far {total['encounters']:,.0f}) · "
-                    f"deaths: {latest['deaths']:,.0f} (so far {total['deaths']:,.0f}) · "
-                    f"in transit: {latest['in_transit']:,.0f} (persons)")
 
 
 def make_page(scenario_file: str, agents: int = DEFAULT_AGENTS):
-    """The SolaraViz page of a scenario file at ``agents`` agents."""
-    from mesa.visualization import Slider, SolaraViz
+    """The page of a scenario file at ``agents`` agents (a Solara element)."""
+    import solara
+    from mesa.visualization.solara_viz import ModelController
+    from mesa.visualization.utils import update_counter
 
     scenario = load_scenario(scenario_file)
-    defaults = lever_defaults(scenario)
-    model_params = {
-        "scenario_file": str(scenario_file),
-        "agents": int(agents),
-        "extra_aid_musd_per_year": Slider("Extra aid (million USD/year per origin)",
-                                          value=0.0, min=0.0, max=2_000.0, step=50.0),
-        "mexico_containment_capacity": Slider("Mexico containment (persons/month)",
-                                              value=defaults["mexico_containment_capacity"], min=0.0,
-                                              max=max(200_000.0, defaults["mexico_containment_capacity"]),
-                                              step=5_000.0),
-        "us_apprehension_probability": Slider("US apprehension probability",
-                                              value=defaults["us_apprehension_probability"], min=0.0, max=1.0,
-                                              step=0.05),
-        "appointment_places_per_month": Slider("Appointments (persons/month)",
-                                               value=defaults["appointment_places_per_month"], min=0.0,
-                                               max=max(100_000.0, defaults["appointment_places_per_month"]),
-                                               step=1_000.0),     # fine enough to hold the scenario's value
-    }
-    model = AppModel(str(scenario_file), agents=int(agents))
-    return SolaraViz(model, components=[(route_network, 0), (outcome_curves, 0)], model_params=model_params,
-                     name=f"migsim: {scenario.name}")
+    sliders = levers(scenario)
+
+    @solara.component
+    def Figures(model: MigrationModel):
+        update_counter.get()                    # drawn again after every step (Mesa's ModelController)
+        with solara.Columns([1, 1]):
+            _figure(network_figure(model))
+            _figure(curves_figure(model))
+        solara.Text(status_text(model))
+
+    @solara.component
+    def Month(model: MigrationModel):
+        update_counter.get()
+        solara.Text(month_text(model))
+
+    @solara.component
+    def LeverSlider(lever: Lever, parameters):
+        value = parameters.value.get(lever.name, lever.value)
+
+        def move(new: float) -> None:
+            parameters.value = {**parameters.value, lever.name: new}
+
+        with solara.Column(gap="0px"):              # the value above a slider as wide as the card
+            solara.Text(f"{lever.label}: {lever.shows(value)}")
+            solara.SliderFloat("", value=value, min=lever.low, max=lever.high, step=lever.step, on_value=move,
+                               thumb_label=False)
+
+    @solara.component
+    def Page():
+        first = solara.use_memo(lambda: AppModel(str(scenario_file), agents=int(agents)), [])
+        model = solara.use_reactive(first)
+        parameters = solara.use_reactive({"scenario_file": str(scenario_file), "agents": int(agents),
+                                          **{lever.name: lever.value for lever in sliders}})
+        title = f"migsim: {scenario.name}"
+        solara.Title(title)
+        with solara.AppBar():
+            solara.AppBarTitle(f"{title} ({int(agents):,} agents)")
+        with solara.Sidebar(), solara.Column():
+            with solara.Card("Controls"):
+                ModelController(model, model_parameters=parameters, play_interval=solara.use_reactive(PLAY_INTERVAL_MS),
+                                render_interval=solara.use_reactive(1), use_threads=solara.use_reactive(False))
+                solara.Text("Reset builds a model with the lever values; Step and ▶ advance it month by month.")
+            with solara.Card(f"Levers from {scenario.start}"):
+                for lever in sliders:
+                    LeverSlider(lever, parameters)
+            with solara.Card("Time"):
+                Month(model.value)
+        Figures(model.value)
+
+    return Page()
 
 
 page = make_page(os.environ[ENV_SCENARIO], int(os.environ.get(ENV_AGENTS, DEFAULT_AGENTS))) \

@@ -162,3 +162,76 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 needs_browser = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
                                    reason="Debian packages chromium and chromium-driver are not installed "
                                    "(.ci/run installs them)")
+
+
+def figure_text_problems(fig, min_size: float = 8.0) -> list[str]:
+    """What makes a figure hard to read at 100 % zoom, drawn with its renderer: tick labels of one axis that
+    overlap each other or the axis label, or read the same, texts that stick out of the figure, fonts under
+    ``min_size`` points, numbers written with an exponent (1e+07). An empty list when there is none."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems = []
+
+    def shown(texts):
+        return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+    def drawn(axis, labels):
+        """Tick labels within the axis' span (matplotlib also keeps labels of ticks beyond it, not drawn)."""
+        span = axis.axes.get_window_extent(renderer)
+        low, high = (span.x0, span.x1) if axis.axis_name == "x" else (span.y0, span.y1)
+        middle = [(b.x0 + b.x1) / 2 if axis.axis_name == "x" else (b.y0 + b.y1) / 2
+                  for b in (t.get_window_extent(renderer) for t in labels)]
+        return [t for t, m in zip(labels, middle) if low - 1 <= m <= high + 1]
+
+    hidden = {id(t) for ax in fig.axes if not ax.get_visible() for t in ax.findobj(Text)}    # panels left empty
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            every = shown(axis.get_ticklabels(which="both"))
+            hidden |= set(map(id, every)) - set(map(id, drawn(axis, every)))
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = drawn(axis, shown(axis.get_ticklabels(which="both")))
+            written = [t.get_text() for t in labels]
+            problems += [f"tick label {text!r} written twice on one axis" for text in sorted(set(written))
+                         if written.count(text) > 1]
+            boxes = [t.get_window_extent(renderer).expanded(0.98, 0.98) for t in labels]
+            for i in range(len(labels)):
+                for j in range(i + 1, len(labels)):
+                    if boxes[i].overlaps(boxes[j]):
+                        problems.append(f"tick labels overlap: {labels[i].get_text()!r} and {labels[j].get_text()!r}")
+            title = axis.label
+            if title.get_visible() and title.get_text():
+                box = title.get_window_extent(renderer)
+                problems += [f"tick label {t.get_text()!r} overlaps the axis label {title.get_text()!r}"
+                             for t, b in zip(labels, boxes) if b.overlaps(box)]
+    width, height = fig.bbox.width, fig.bbox.height
+    for text in shown(fig.findobj(Text)):
+        if id(text) in hidden or (text.axes is not None and not text.axes.get_visible()):
+            continue
+        box = text.get_window_extent(renderer)
+        if box.x0 < -2 or box.y0 < -2 or box.x1 > width + 2 or box.y1 > height + 2:
+            problems.append(f"text outside the figure: {text.get_text()!r}")
+        if text.get_fontsize() < min_size:
+            problems.append(f"font of {text.get_fontsize():g} pt: {text.get_text()!r}")
+        if "e+" in text.get_text() or "e-0" in text.get_text() or "×10" in text.get_text():
+            problems.append(f"a number with an exponent: {text.get_text()!r}")
+    return problems
+
+
+def tick_texts(axis) -> list[str]:
+    """The texts of an axis' major tick labels that are drawn (within the axis' span)."""
+    axis.figure.canvas.draw()
+    renderer = axis.figure.canvas.get_renderer()
+    span = axis.axes.get_window_extent(renderer)
+    low, high = (span.x0, span.x1) if axis.axis_name == "x" else (span.y0, span.y1)
+    out = []
+    for t in axis.get_ticklabels():
+        box = t.get_window_extent(renderer)
+        middle = (box.x0 + box.x1) / 2 if axis.axis_name == "x" else (box.y0 + box.y1) / 2
+        if t.get_visible() and t.get_text() and low - 1 <= middle <= high + 1:
+            out.append(t.get_text())
+    return out

@@ -8,11 +8,20 @@ EXIT_INPUT = 2
 """Exit code of input the user can fix (bad file, option, folder, too large a run)."""
 
 
+def whole_number(text: str) -> int:
+    """argparse type of a whole number (e.g. a seed; 20,000 and 20_000 are read as 20000), in plain words
+    when the text is not one."""
+    try:
+        return int(text.replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number such as 1000, got {text!r}") from None
+
+
 def positive(text: str) -> int:
-    """argparse type of a whole number >= 1."""
-    value = int(text)
+    """argparse type of a whole number >= 1 (agents, months, replications, workers)."""
+    value = whole_number(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
     return value
 
 

@@ -1,9 +1,11 @@
-"""``migsim compare`` and ``migsim plot``: parse, call ``sim.experiments.comparisons``, print. No analysis here."""
+"""``migsim compare`` and ``migsim plot``: parse, call the API (comparisons, stored results), print."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from .args import positive
+from ..outputs.numbers import compact
+from .args import EXIT_INPUT, positive
 
 
 def add_subcommands(sub) -> None:
@@ -19,10 +21,14 @@ def add_subcommands(sub) -> None:
     compare.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     compare.set_defaults(handler=cmd_compare)
 
-    plot = sub.add_parser("plot", help="redraw the figures and report of stored comparison results",
-                          description="Redraw figures, report.html and summary.md from a comparison's stored "
-                          "results (no simulation).")
-    plot.add_argument("results", type=Path, help="results folder written by `migsim compare`")
+    plot = sub.add_parser("plot", help="redraw the figures of stored results (a run, a sweep or a comparison)",
+                          description="Redraw the figures of a results folder without running the model: a run's "
+                          "outcome_curves.png (migsim run, validate), a sweep's outcome_curves.png and, when it has "
+                          "been analysed, analysis/ (migsim sweep, analyze), or a comparison's figures/, report.html "
+                          "and summary.md (migsim compare).")
+    plot.add_argument("results", type=Path, help="results folder written by migsim run, sweep or compare")
+    plot.add_argument("--by", metavar="COLUMN", help="sweeps: one curve per value of policy, future, point or a "
+                      "parameter path (default: every run in one band)")
     plot.set_defaults(handler=cmd_plot)
 
 
@@ -58,30 +64,41 @@ def cmd_compare(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    """``migsim plot``: redraw from stored results."""
-    from ..experiments.comparisons.comparison import KIND, load_comparison
-    from ..experiments.comparisons.report import write_report
-    from ..outputs.guarded import staged_folder
+    """``migsim plot``: redraw the figures of a run, sweep or comparison folder from its stored results."""
+    from ..api import load
+    from ..experiments.comparisons.comparison import Comparison
+    from ..experiments.sweeps.result import SweepResult
+    from ..outputs.plots import save_figure
 
-    comparison = load_comparison(args.results)
-    with staged_folder(args.results, KIND, start_from_existing=True) as staging:   # all redrawn, or none
-        drawn = write_report(comparison, staging)
-    print(f"redrew {sum(len(v) for v in drawn.values())} figure files, report.html and summary.md in {args.results}")
+    folder: Path = args.results
+    results = load(folder)                   # not a results folder: FileNotFoundError, exit code 2
+    if isinstance(results, Comparison):
+        from ..experiments.comparisons.comparison import KIND
+        from ..experiments.comparisons.report import write_report
+        from ..outputs.guarded import staged_folder
+
+        with staged_folder(folder, KIND, start_from_existing=True) as staging:   # all redrawn, or none
+            drawn = write_report(results, staging)
+        print(f"redrew {sum(len(v) for v in drawn.values())} figure files, report.html and summary.md in {folder}")
+        return 0
+    if args.by is not None and not isinstance(results, SweepResult):
+        print("error: --by applies to sweep folders only", file=sys.stderr)
+        return EXIT_INPUT
+    import matplotlib.pyplot as plt
+
+    figure = results.plot(by=args.by) if isinstance(results, SweepResult) else results.plot()
+    written = [save_figure(figure, folder / "outcome_curves.png")]
+    plt.close(figure)
+    if isinstance(results, SweepResult) and (folder / "analysis").is_dir():
+        from ..experiments.sweeps.analyze import analyze
+
+        written += [p for p in analyze(folder).files if p.suffix == ".png"]
+    print(f"redrew {', '.join(str(p.relative_to(folder)) for p in written)} in {folder}")
     return 0
 
 
 SHORT_LABELS = {"entries_irregular": "irregular", "entries_legal": "legal", "intercepted": "intercept.",
                 "spending_usd": "spent USD"}
-
-
-def compact(value: float) -> str:
-    """A number for a narrow table: 6,194 / 5.71M / 12.5B; a dash for none."""
-    if value != value:
-        return "–"
-    for threshold, size, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
-        if abs(value) >= threshold:
-            return f"{value / size:,.3g}{suffix}"
-    return f"{value:,.0f}"
 
 
 def print_summary(comparison, out: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .args import add_observed_argument, month_argument, positive
+from .args import add_observed_argument, month_argument, positive, whole_number
 
 if TYPE_CHECKING:
     from ..fitting.calibrate import Evaluation, Fit
@@ -24,7 +24,7 @@ def add_subcommands(sub) -> None:
     parser.add_argument("--until", type=month_argument, required=True, metavar="YYYY-MM",
                         help="last month fitted (the fit window ends here)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="calibrated scenario to write (YAML)")
-    parser.add_argument("--seed", type=int, help="random seed (overrides the block and the scenario)")
+    parser.add_argument("--seed", type=whole_number, help="random seed (overrides the block and the scenario)")
     parser.add_argument("--agents", type=positive, metavar="N",
                         help="agents per run (overrides the block and the scenario)")
     parser.add_argument("--quiet", action="store_true", help="no progress or summary")
@@ -45,7 +45,7 @@ def add_subcommands(sub) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="folder to write (default: results/<name>-validation/)")
     parser.add_argument("--agents", type=positive, metavar="N", help="agents per run (overrides the file)")
     parser.add_argument("--replications", type=positive, metavar="R", help="replications (overrides the file)")
-    parser.add_argument("--seed", type=int, help="random seed (overrides the file)")
+    parser.add_argument("--seed", type=whole_number, help="random seed (overrides the file)")
     parser.add_argument("--scores-file", type=Path, metavar="FILE",
                         help="also write validation.json to FILE, e.g. scenarios/calibrated.validation.json beside "
                         "the scenario, where comparison reports find it")

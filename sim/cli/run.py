@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import ScenarioError
-from .args import EXIT_INPUT, positive
+from .args import EXIT_INPUT, positive, whole_number
 
 
 def add_subcommands(sub) -> None:
@@ -17,7 +17,7 @@ def add_subcommands(sub) -> None:
     run.add_argument("--agents", type=positive, help="agents in the sample (overrides the file)")
     run.add_argument("--months", type=positive, help="months to report (overrides the file)")
     run.add_argument("--replications", type=positive, help="replications (overrides the file)")
-    run.add_argument("--seed", type=int, help="random seed (overrides the file)")
+    run.add_argument("--seed", type=whole_number, help="random seed (overrides the file)")
     run.add_argument("--engine", choices=["vector", "grouped", "mesa"], default="vector",
                      help="simulation engine: vector (arrays, default), grouped (vector with home decisions drawn "
                      "per group: same distribution, much faster for large samples) or mesa (Mesa agents; the same "
@@ -33,12 +33,13 @@ def add_subcommands(sub) -> None:
     check.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
     check.set_defaults(handler=cmd_check)
 
-    app = sub.add_parser("app", help="explore a scenario in the browser (Mesa SolaraViz)",
+    app = sub.add_parser("app", help="explore a scenario in the browser (a Solara page over the Mesa model)",
                          description="Serve an interactive page on 127.0.0.1: the route network with the people "
                          "at each node, live outcome curves, and sliders for aid, containment, enforcement and "
                          "appointments. Open the printed address in a browser; Ctrl-C stops it.")
     app.add_argument("scenario", type=Path, help="scenario YAML file")
-    app.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default: 8765; 0 = any free port)")
+    app.add_argument("--port", type=whole_number, default=8765,
+                     help="port on 127.0.0.1 (default: 8765; 0 = any free port)")
     app.add_argument("--agents", type=positive, default=20_000, help="agents in the sample (default: 20,000)")
     app.set_defaults(handler=cmd_app)
 

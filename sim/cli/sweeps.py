@@ -157,6 +157,8 @@ def check_sweep_file(path: Path) -> str | None:
         return None
     design = build_design(load_sweep(path))
     sweep = design.sweep
+    distinct, listed = design.runs.run_id.nunique(), len(design.points) * sweep.replications
+    runs = f"{distinct:,} runs" if distinct == listed else \
+        f"{listed:,} runs, {distinct:,} of them distinct (points with the same values share their runs)"
     return (f"{path}: OK (sweep {sweep.name}: {len(design.points):,} points x {sweep.replications} "
-            f"replication(s) = {design.runs.run_id.nunique():,} runs; {sweep.base.start} + {sweep.base.months} months, "
-            f"{sweep.base.agents:,} agents)")
+            f"replication(s) = {runs}; {sweep.base.start} + {sweep.base.months} months, {sweep.base.agents:,} agents)")

@@ -62,3 +62,20 @@ def load_route_graph(path: str | None = None) -> RouteGraph:
                       edges, float(raw["border_crossing"]["death_risk"]))
 
 
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a node is drawn on a map: longitude and latitude in degrees (WGS84) of a real place."""
+
+    lon: float
+    lat: float
+    place: str
+
+
+@functools.lru_cache(maxsize=1)
+def node_positions(path: str | None = None) -> dict[str, Position]:
+    """The map position of every shipped node (``positions`` of ``sim/data/route_graph.yaml``; drawing only)."""
+    raw = YAML(typ="safe", pure=True).load((Path(path) if path else DATA_DIR / "route_graph.yaml").read_text())
+    return {node: Position(float(p["lon"]), float(p["lat"]), str(p.get("place", ""))) for node, p in
+            (raw.get("positions") or {}).items()}

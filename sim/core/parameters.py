@@ -29,19 +29,29 @@ class Strict(BaseModel):
 class HazardParameters(Strict):
     """Coefficients of the monthly probability of deciding to leave (logistic, log-odds units)."""
 
-    intercept: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_INTERCEPTS),
+    intercept: dict[str, float] = Field(title="propensity to leave (intercept, log-odds per month)",
+                                        default_factory=lambda: dict(DEFAULT_INTERCEPTS),
                                         description="origin fixed effect, log-odds per month")
-    inflation: float = Field(0.35, description="per unit of ln(1 + inflation %/100)")
-    violence: float = Field(0.30, description="per unit of ln(1 + homicides per 100,000)")
-    repression: float = Field(1.00, description="per unit of repression/100 (repression = 100 - Freedom House total)")
-    network: float = Field(0.25, description="per unit of ln(1 + diaspora per 1,000 residents)")
-    tie: float = Field(1.00, description="added when the person has a relative or friend in the US")
-    success: float = Field(2.00, description="per unit of perceived probability of getting in (0-1)")
-    journey_months: float = Field(1.00, ge=0, description="per month of expected travel time to the US border "
+    inflation: float = Field(0.35, title="effect of inflation on leaving (log-odds)",
+                             description="per unit of ln(1 + inflation %/100)")
+    violence: float = Field(0.30, title="effect of violence on leaving (log-odds)",
+                            description="per unit of ln(1 + homicides per 100,000)")
+    repression: float = Field(1.00, title="effect of repression on leaving (log-odds)",
+                              description="per unit of repression/100 (repression = 100 - Freedom House total)")
+    network: float = Field(0.25, title="pull of the diaspora network (log-odds)",
+                           description="per unit of ln(1 + diaspora per 1,000 residents)")
+    tie: float = Field(1.00, title="pull of a tie in the US (log-odds)",
+                       description="added when the person has a relative or friend in the US")
+    success: float = Field(2.00, title="pull of the chance of getting in (log-odds)",
+                           description="per unit of perceived probability of getting in (0-1)")
+    journey_months: float = Field(1.00, title="deterrence of a long journey (log-odds per month)",
+                                  ge=0, description="per month of expected travel time to the US border "
                                   "(a longer, harder journey deters)")
-    legal_pathway: float = Field(1.00, description="added for people with a sponsor when parole is open to their "
+    legal_pathway: float = Field(1.00, title="pull of open parole (log-odds)",
+                                 description="added for people with a sponsor when parole is open to their "
                                  "nationality")
-    risk: float = Field(0.60, description="per percentage point of journey death risk, scaled by (1 - risk tolerance)")
+    risk: float = Field(0.60, title="deterrence of death risk (log-odds per point)",
+                        description="per percentage point of journey death risk, scaled by (1 - risk tolerance)")
 
     @field_validator("intercept")
     @classmethod
@@ -53,50 +63,63 @@ class HazardParameters(Strict):
 class RouteChoiceParameters(Strict):
     """Multinomial-logit weights of route choice (utility units)."""
 
-    cost: float = Field(1.0, ge=0, description="per 1,000 USD of route cost")
-    risk: float = Field(2.0, ge=0, description="per percentage point of death risk, scaled by (1 - risk tolerance)")
-    containment: float = Field(3.0, ge=0, description="per unit of probability of interception along the route")
-    months: float = Field(1.0, ge=0, description="per month of travel time along the route")
+    cost: float = Field(1.0, title="route choice: weight of cost (per 1,000 USD)",
+                        ge=0, description="per 1,000 USD of route cost")
+    risk: float = Field(2.0, title="route choice: weight of death risk (per point)",
+                        ge=0, description="per percentage point of death risk, scaled by (1 - risk tolerance)")
+    containment: float = Field(3.0, title="route choice: avoidance of interception",
+                               ge=0, description="per unit of probability of interception along the route")
+    months: float = Field(1.0, title="route choice: weight of travel time (per month)",
+                          ge=0, description="per month of travel time along the route")
 
 
 class BorderParameters(Strict):
     """Behaviour at the US border."""
 
-    attempt_probability: float = Field(0.8, ge=0, le=1, description="chance per month that a person waiting at the "
+    attempt_probability: float = Field(0.8, title="chance of trying to cross (per month)",
+                                       ge=0, le=1, description="chance per month that a person waiting at the "
                                        "border tries to cross")
-    give_up_probability: float = Field(0.25, ge=0, le=1, description="chance that a person expelled to Mexico goes "
+    give_up_probability: float = Field(0.25, title="chance of going home after expulsion",
+                                       ge=0, le=1, description="chance that a person expelled to Mexico goes "
                                        "home instead of trying again")
 
 
 class AidParameters(Strict):
     """How root-cause aid changes drivers and savings (uncertain elasticities)."""
 
-    lag_months: int = Field(12, ge=0, le=120, description="months before spending has an effect")
-    half_saturation_usd_per_person: float = Field(50.0, gt=0,
+    lag_months: int = Field(12, title="aid lag (months)",
+                            ge=0, le=120, description="months before spending has an effect")
+    half_saturation_usd_per_person: float = Field(50.0, title="aid half-saturation (USD per resident per year)", gt=0,
                                                   description="USD per resident per year at which returns halve")
-    inflation_elasticity: float = Field(0.15, ge=0, le=5, description="exponent: inflation x (1 + aid/half)^-e")
-    violence_elasticity: float = Field(0.25, ge=0, le=5, description="exponent: homicides x (1 + aid/half)^-e")
-    repression_elasticity: float = Field(0.05, ge=0, le=5, description="exponent: repression x (1 + aid/half)^-e")
-    income_elasticity: float = Field(0.5, ge=0, le=10,
+    inflation_elasticity: float = Field(0.15, title="aid elasticity of inflation",
+                                        ge=0, le=5, description="exponent: inflation x (1 + aid/half)^-e")
+    violence_elasticity: float = Field(0.25, title="aid elasticity of violence",
+                                       ge=0, le=5, description="exponent: homicides x (1 + aid/half)^-e")
+    repression_elasticity: float = Field(0.05, title="aid elasticity of repression",
+                                         ge=0, le=5, description="exponent: repression x (1 + aid/half)^-e")
+    income_elasticity: float = Field(0.5, title="aid elasticity of savings", ge=0, le=10,
                                      description="savings rise by this x aid per resident / GDP per head")
 
 
 class PopulationParameters(Strict):
     """How agents' traits are drawn at the start."""
 
-    savings_to_income: float = Field(0.6, gt=0, description="median savings as a share of yearly GDP per head (years)")
-    savings_sigma: float = Field(1.0, gt=0, le=4, description="log-normal spread of savings")
-    tie_scale: float = Field(4.0, ge=0, description="chance of a tie abroad = min(0.95, scale x diaspora / population)")
+    savings_to_income: float = Field(0.6, title="median savings (years of income)",
+                                     gt=0, description="median savings as a share of yearly GDP per head (years)")
+    savings_sigma: float = Field(1.0, title="spread of savings (log-normal sigma)",
+                                 gt=0, le=4, description="log-normal spread of savings")
+    tie_scale: float = Field(4.0, title="ties in the US (scale on the diaspora share)",
+                             ge=0, description="chance of a tie abroad = min(0.95, scale x diaspora / population)")
 
 
 class Behaviour(Strict):
     """All uncertain behavioural parameters."""
 
-    hazard: HazardParameters = Field(default_factory=HazardParameters)
-    route_choice: RouteChoiceParameters = Field(default_factory=RouteChoiceParameters)
-    border: BorderParameters = Field(default_factory=BorderParameters)
-    aid: AidParameters = Field(default_factory=AidParameters)
-    population: PopulationParameters = Field(default_factory=PopulationParameters)
+    hazard: HazardParameters = Field(title="decision to leave", default_factory=HazardParameters)
+    route_choice: RouteChoiceParameters = Field(title="route choice", default_factory=RouteChoiceParameters)
+    border: BorderParameters = Field(title="behaviour at the border", default_factory=BorderParameters)
+    aid: AidParameters = Field(title="response to aid", default_factory=AidParameters)
+    population: PopulationParameters = Field(title="traits of the population", default_factory=PopulationParameters)
 
 
 __all__ = ["Behaviour", "Strict", "ORIGINS", "DEFAULT_INTERCEPTS"]

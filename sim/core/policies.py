@@ -36,13 +36,15 @@ class EndAfterStart(Strict):
 
 
 class _Dated(EndAfterStart):
-    start: Month = Field(description="first month in force (YYYY-MM)")
-    end: Month | None = Field(None, description="first month no longer in force (YYYY-MM); none = open-ended")
-    note: str = Field("", description="free text: what the block stands for, and its source")
+    start: Month = Field(title="first month (YYYY-MM)", description="first month in force (YYYY-MM)")
+    end: Month | None = Field(None, title="end month (YYYY-MM, exclusive)",
+                              description="first month no longer in force (YYYY-MM); none = open-ended")
+    note: str = Field("", title="note", description="free text: what the block stands for, and its source")
 
 
 class _Budgeted(_Dated):
-    budget_source: str = Field("", description="where the budget figure comes from (a citation); empty: the "
+    budget_source: str = Field("", title="source of the budget",
+                               description="where the budget figure comes from (a citation); empty: the "
                                "figure is illustrative, and reports say so")
 
 
@@ -50,16 +52,19 @@ class AidPolicy(_Budgeted):
     """Root-cause aid: a yearly budget for each listed origin country."""
 
     kind: Literal["aid"]
-    origins: list[str] = Field(min_length=1, description="ISO3 origin countries receiving aid")
-    budget_usd_per_year: UsdPerYear = Field(description="USD per year for each listed origin")
+    origins: list[str] = Field(title="origins receiving aid",
+                               min_length=1, description="ISO3 origin countries receiving aid")
+    budget_usd_per_year: UsdPerYear = Field(title="budget (USD per year, each origin)",
+                                            description="USD per year for each listed origin")
 
 
 class InterceptionOutcome(Strict):
     """What a transit country does with the people it intercepts (shares sum to 1)."""
 
-    deport: Probability = Field(0.5, description="share returned to their origin country")
-    hold: Probability = Field(0.3, description="share held for the month and released where caught")
-    pushback: Probability = Field(0.2, description="share moved back to where the route enters the country")
+    deport: Probability = Field(0.5, title="share deported", description="share returned to their origin country")
+    hold: Probability = Field(0.3, title="share held", description="share held for the month and released where caught")
+    pushback: Probability = Field(0.2, title="share pushed back",
+                                  description="share moved back to where the route enters the country")
 
     @model_validator(mode="after")
     def _sum_to_one(self):
@@ -73,21 +78,24 @@ class ContainmentPolicy(_Budgeted):
     """Transit containment by one country: checkpoints and interceptions."""
 
     kind: Literal["containment"]
-    country: str = Field(description="ISO3 of the transit country (COL, PAN, CRI, NIC, HND, GTM, MEX)")
-    interception_probability: Probability = Field(
+    country: str = Field(title="containing country",
+                         description="ISO3 of the transit country (COL, PAN, CRI, NIC, HND, GTM, MEX)")
+    interception_probability: Probability = Field(title="interception probability (per passage)",
         description="chance of interception per passage through one of its nodes")
-    capacity_per_month: float = Field(ge=0, le=1e9, description="most persons it can intercept in a month")
-    outcome: InterceptionOutcome = Field(default_factory=InterceptionOutcome)
-    budget_usd_per_year: UsdPerYear = Field(0.0, description=SPENDING)
+    capacity_per_month: float = Field(title="capacity (persons per month)",
+                                      ge=0, le=1e9, description="most persons it can intercept in a month")
+    outcome: InterceptionOutcome = Field(title="outcome of interceptions", default_factory=InterceptionOutcome)
+    budget_usd_per_year: UsdPerYear = Field(0.0, title="budget (USD per year)", description=SPENDING)
 
 
 class BorderOutcome(Strict):
     """What happens to people apprehended at the US border (shares sum to 1)."""
 
-    expel_to_mexico: Probability = Field(0.0,
+    expel_to_mexico: Probability = Field(0.0, title="share expelled to Mexico",
                                          description="share expelled to Mexico, free to try again (as under Title 42)")
-    remove_to_origin: Probability = Field(0.3, description="share removed to their origin, barred from re-entry")
-    release: Probability = Field(0.7, description="share released into the US asylum process")
+    remove_to_origin: Probability = Field(0.3, title="share removed to origin",
+                                          description="share removed to their origin, barred from re-entry")
+    release: Probability = Field(0.7, title="share released", description="share released into the US asylum process")
 
     @model_validator(mode="after")
     def _sum_to_one(self):
@@ -101,38 +109,44 @@ class EnforcementPolicy(_Budgeted):
     """US border enforcement for some or all nationalities."""
 
     kind: Literal["enforcement"]
-    nationalities: list[str] | None = Field(None, description="ISO3 codes it applies to; none = everyone")
-    apprehension_probability: Probability = Field(description="chance that a crossing attempt ends in apprehension")
-    outcome: BorderOutcome = Field(default_factory=BorderOutcome)
-    reentry_bar_months: int = Field(60, ge=0, le=600, description="months a removed person cannot leave again")
-    budget_usd_per_year: UsdPerYear = Field(0.0, description=SPENDING)
+    nationalities: list[str] | None = Field(None, title="nationalities",
+                                            description="ISO3 codes it applies to; none = everyone")
+    apprehension_probability: Probability = Field(title="apprehension probability (per attempt)",
+                                                  description="chance that a crossing attempt ends in apprehension")
+    outcome: BorderOutcome = Field(title="outcome of apprehensions", default_factory=BorderOutcome)
+    reentry_bar_months: int = Field(60, title="re-entry bar (months)",
+                                    ge=0, le=600, description="months a removed person cannot leave again")
+    budget_usd_per_year: UsdPerYear = Field(0.0, title="budget (USD per year)", description=SPENDING)
 
 
 class LegalPathwayPolicy(_Budgeted):
     """Legal pathways: parole (flights, sponsor needed) or appointments at ports of entry."""
 
     kind: Literal["legal_pathway"]
-    pathway: Literal["parole", "appointments"]
-    nationalities: list[str] | None = Field(None, description="ISO3 codes eligible; none = everyone")
-    places_per_month: float = Field(ge=0, le=1e8,
+    pathway: Literal["parole", "appointments"] = Field(title="pathway")
+    nationalities: list[str] | None = Field(None, title="eligible nationalities",
+                                            description="ISO3 codes eligible; none = everyone")
+    places_per_month: float = Field(title="places (persons per month)", ge=0, le=1e8,
                                     description="persons admitted per month at most, shared by the eligible")
-    budget_usd_per_year: UsdPerYear = Field(0.0, description=SPENDING)
+    budget_usd_per_year: UsdPerYear = Field(0.0, title="budget (USD per year)", description=SPENDING)
 
 
 class VisaPolicy(_Dated):
     """A visa requirement (or its lifting) that closes (or opens) air links into a country."""
 
     kind: Literal["visa"]
-    country: str = Field(description="ISO3 of the country setting the rule (MEX or NIC)")
-    nationalities: list[str] = Field(min_length=1, description="ISO3 codes the rule applies to")
-    required: bool = Field(True, description="true: a visa is required (air links close); false: visa-free")
+    country: str = Field(title="country setting the rule",
+                         description="ISO3 of the country setting the rule (MEX or NIC)")
+    nationalities: list[str] = Field(title="nationalities", min_length=1, description="ISO3 codes the rule applies to")
+    required: bool = Field(True, title="visa required",
+                           description="true: a visa is required (air links close); false: visa-free")
 
 
 class ClosurePolicy(_Dated):
     """Closure of edges of the route network (e.g. a border wall or a closed crossing)."""
 
     kind: Literal["closure"]
-    edges: list[str] = Field(min_length=1, description="edges as 'FROM->TO' node ids")
+    edges: list[str] = Field(title="closed edges", min_length=1, description="edges as 'FROM->TO' node ids")
 
 
 Policy = Annotated[AidPolicy | ContainmentPolicy | EnforcementPolicy | LegalPathwayPolicy | VisaPolicy | ClosurePolicy,

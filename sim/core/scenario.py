@@ -11,13 +11,14 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, Field, StrictInt, ValidationError, ValidationInfo, field_validator
 
 from .countries import ORIGINS, TRANSIT_COUNTRIES, VISA_COUNTRIES
 from .errors import Problem, ScenarioError
 from .network import RouteGraph, load_route_graph
 from .parameters import Behaviour, Strict
 from .policies import MONTH_PATTERN, EndAfterStart, Month, Policy
+from .salvage import salvage, untouched
 from .yamlio import Located, dotted, load_with_extends, problems_from_paths
 
 SCHEMA_VERSION = 1
@@ -40,7 +41,7 @@ class DriverChange(EndAfterStart):
     kind: Literal["step", "ramp", "schedule"]
     start: Month | None = Field(None, description="step/ramp: first month of the change")
     end: Month | None = Field(None, description="ramp: month the full change is reached")
-    change: float | None = Field(None, ge=-1, le=1000,
+    change: float | None = Field(None, ge=-1, le=1000, title="relative change (0.3 = +30 %)",
                                  description="step/ramp: relative change (0.5 = +50 %, -0.3 = -30 %)")
     values: dict[Month, float] | None = Field(None,
                                               description="schedule: absolute values by month, interpolated between")
@@ -64,22 +65,24 @@ class DriverChange(EndAfterStart):
 class EdgeOverride(Strict):
     """New values for one edge of the route network (unset fields keep their defaults)."""
 
-    travel_months: float | None = Field(None, gt=0, le=12, description="months")
-    cost_usd: float | None = Field(None, ge=0, le=1e6, description="USD per person")
-    death_risk: float | None = Field(None, ge=0, le=1, description="probability per crossing")
+    travel_months: float | None = Field(None, gt=0, le=12, title="travel time (months)", description="months")
+    cost_usd: float | None = Field(None, ge=0, le=1e6, title="cost (USD per person)", description="USD per person")
+    death_risk: float | None = Field(None, ge=0, le=1, title="death risk (per crossing)",
+                                     description="probability per crossing")
 
 
 class World(Strict):
     """Overrides of the shipped world data."""
 
     population: dict[str, Annotated[float, Field(gt=0, le=2e9)]] = Field(
-        default_factory=dict, description="persons, by ISO3 origin")
+        default_factory=dict, title="population (persons)", description="persons, by ISO3 origin")
     diaspora: dict[str, Annotated[float, Field(ge=0, le=1e9)]] = Field(
-        default_factory=dict, description="persons born there living in the US")
+        default_factory=dict, title="diaspora in the US (persons)", description="persons born there living in the US")
     gdp_per_capita_usd: dict[str, Annotated[float, Field(gt=0, le=1e6)]] = Field(
-        default_factory=dict, description="USD per person per year (PPP)")
-    edges: dict[str, EdgeOverride] = Field(default_factory=dict, description="by 'FROM->TO'")
-    border_death_risk: float | None = Field(None, ge=0, le=1, description="probability of death per crossing attempt")
+        default_factory=dict, title="GDP per head (USD per year, PPP)", description="USD per person per year (PPP)")
+    edges: dict[str, EdgeOverride] = Field(default_factory=dict, title="route edges", description="by 'FROM->TO'")
+    border_death_risk: float | None = Field(None, ge=0, le=1, title="death risk of a border crossing",
+                                            description="probability of death per crossing attempt")
 
 
 class Scenario(Strict):
@@ -92,17 +95,28 @@ class Scenario(Strict):
     months: StrictInt = Field(36, ge=1, le=600, description="months reported")
     warmup_months: StrictInt = Field(6, ge=0, le=120,
                                      description="months simulated before start under start conditions, not reported")
-    agents: StrictInt = Field(200_000, ge=11, le=10**13, description="agents in the sample (all origins)")
+    origins: list[str] = Field(default_factory=lambda: list(ORIGINS), min_length=1, description="origins simulated")
+    agents: StrictInt = Field(200_000, ge=1, le=10**13, description="agents in the sample (all origins; at least "
+                              "one per origin)")
     agent_allocation: Literal["proportional", "sqrt", "equal", "movers"] = Field(
         "sqrt", description="how agents are shared among origins: by population, its square root, equally, or "
         "where people move (population x the spread of who leaves within the horizon: sim/core/allocation.py)")
     replications: StrictInt = Field(5, ge=1, le=100_000)
     seed: StrictInt = Field(12345, ge=0, lt=2**63)
-    origins: list[str] = Field(default_factory=lambda: list(ORIGINS), min_length=1, description="origins simulated")
     world: World = Field(default_factory=World)
     drivers: dict[str, DriverChange] = Field(default_factory=dict, description="named driver changes (uncertainties)")
     behaviour: Behaviour = Field(default_factory=Behaviour)
     policies: dict[str, Policy] = Field(default_factory=dict, description="named policy blocks (levers)")
+
+    @field_validator("agents")
+    @classmethod
+    def _an_agent_per_origin(cls, value: int, info: ValidationInfo) -> int:
+        origins = info.data.get("origins")                 # validated before agents (field order)
+        if origins and value < len(origins):
+            raise ValueError(f"at least one agent per simulated origin is needed: this scenario simulates "
+                             f"{len(origins)} origins ({', '.join(origins)}), so agents must be {len(origins)} or "
+                             f"more (got {value})")
+        return value
 
     @field_validator("start")
     @classmethod
@@ -134,7 +148,13 @@ class Scenario(Strict):
             return Scenario.model_validate(data)
         except ValidationError as exc:
             raise ScenarioError([Problem("command line", None, f"--{'.'.join(map(str, e['loc']))}",
-                                         f"{e['msg']} (got {e.get('input')!r})") for e in exc.errors()]) from None
+                                         _override_message(e)) for e in exc.errors()]) from None
+
+
+def _override_message(error: Any) -> str:
+    """A validation error of a command-line override in plain words, with the value given."""
+    message = error["msg"].removeprefix("Value error, ")
+    return message if "(got " in message else f"{message} (got {error.get('input')!r})"
 
 
 # ---------------------------------------------------------------- loading
@@ -157,8 +177,12 @@ def validate_located(located: Located) -> Scenario:
     """Validate merged data as a ``Scenario`` and check its names against the world; raise ``ScenarioError``."""
     try:
         scenario = Scenario.model_validate(located.data)
-    except ValidationError as exc:
-        raise ScenarioError(_problems_from_validation(located, exc, Scenario)) from None
+    except ValidationError as exc:                 # names are checked too, in what the schema accepts: one pass
+        problems = _problems_from_validation(located, exc, Scenario)
+        salvaged, touched = salvage(located.data, Scenario, data_path)
+        if isinstance(salvaged, Scenario):
+            problems += problems_from_paths(located, untouched(check_world_references(salvaged), touched))
+        raise ScenarioError(in_file_order(problems)) from None
     problems = problems_from_paths(located, check_world_references(scenario)) + _edge_spellings(located)
     if problems:
         raise ScenarioError(problems)
@@ -196,6 +220,12 @@ def _check_resolved_size(scenario: Scenario, located: Located) -> None:
         raise ScenarioError.single(located.file, "with every file it extends merged and every alias expanded, this "
                                    f"scenario's scenario.yaml would hold {problem}: more than a scenario file may "
                                    "hold, so it could not be run again; make it smaller")
+
+
+def in_file_order(problems: list[Problem]) -> list[Problem]:
+    """Problems sorted as they appear: by file (in the order first met), then line (problems without a line first)."""
+    files = {f: i for i, f in enumerate(dict.fromkeys(p.file for p in problems))}
+    return sorted(problems, key=lambda p: (files[p.file], p.line or 0))
 
 
 def validation_problems(located: Located, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:

@@ -8,7 +8,6 @@ validation errors can point at the text a person wrote.
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from .errors import Problem, ScenarioError
+from .yaml_messages import parser_problem
 
 MAX_FILE_BYTES = 1_000_000          # a scenario is a page of text, not a data set; the parser takes ~1-5 s per MB
 MAX_ITEMS = 20_000                  # lines and flow items: the parser takes ~0.1 ms each, so this bounds its time
@@ -251,14 +251,7 @@ def read_yaml(path: str | Path, text: str | None = None) -> Located:
     try:
         node = yaml.load(io.StringIO(text))
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        message = (exc.problem or str(exc)).strip()
-        if "found character '\\t'" in message or "\t" in message:
-            message = "tab character: indent with spaces, not tabs"
-        duplicate = re.match(r'found duplicate key "(.*?)" with value', message)
-        if duplicate:
-            message = f'duplicate key "{duplicate.group(1)}": a key may appear only once in a mapping'
+        message, line = parser_problem(exc)          # plain words, at the line to fix
         raise ScenarioError.single(file, f"invalid YAML: {message}", line) from None
     except YAMLError as exc:
         raise ScenarioError.single(file, f"invalid YAML: {exc}") from None
@@ -331,7 +324,8 @@ def load_with_extends(path: str | Path, _stack: tuple[Path, ...] = ()) -> Locate
         chain = " -> ".join(p.name for p in _stack + (resolved, parent_path.resolve()))
         raise ScenarioError([Problem(file, line, "extends", f"extends cycle: {chain}")])
     if not parent_path.is_file():
-        raise ScenarioError([Problem(file, line, "extends", f"file not found: {parent_path}")])
+        raise ScenarioError([Problem(file, line, "extends", f"file not found: {parent_path.resolve()} "
+                                     f"({parent_name!r} is read relative to the folder of {path.name})")])
     parent = load_with_extends(parent_path, _stack + (resolved,))
     merged = deep_merge(parent, here)
     merged.data.pop("extends", None)

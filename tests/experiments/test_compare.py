@@ -13,7 +13,7 @@ from sim.cli import main
 from sim.experiments.comparisons import analysis, compare, load_comparison, load_study
 from sim.outputs.table import quantiles
 
-from helpers import SCENARIOS, needs_browser
+from helpers import SCENARIOS, figure_text_problems, needs_browser
 
 
 def write_study(tmp_path, body: str = "", name: str = "study.yaml"):
@@ -111,6 +111,14 @@ def test_policy_markers_where_scenario_policies_start(comparison):
     starts = comparison.policy_starts()
     assert set(starts.scenario) <= {"enforcement", "containment", "more_appointments"}
     assert ("more_appointments", "cbp_one_plus", "2023-01") in set(map(tuple, starts.to_numpy()))
+
+
+def test_every_figure_reads_at_a_glance(comparison):
+    """No overlapping labels, no text out of the figure, no font under 8 points, no 1e+07 (helpers)."""
+    drawn = comparison.figures()
+    assert {"outcome_curves", "cost_effectiveness", "difference_from_baseline", "yearly_effect"} <= set(drawn)
+    for stem, (fig, _) in drawn.items():
+        assert figure_text_problems(fig) == [], stem
 
 
 @pytest.mark.slow
@@ -256,6 +264,12 @@ def test_heatmap_of_a_sweep_over_two_levers(tmp_path, monkeypatch):
     out = result.save(tmp_path / "with_heatmap")
     assert (out / "figures" / "heatmap.png").is_file() and (out / "heatmap.csv").is_file()
     assert load_comparison(out).plot_heatmap()[1].equals(table)
+    # the levers by their names in the sweep file (not their paths), also when redrawn from the stored results
+    for drawn in (fig, load_comparison(out).plot_heatmap()[0]):
+        ax = drawn.axes[0]
+        assert ax.get_xlabel().replace("\n", " ") == "Containment by MEX: capacity (persons per month)"
+        assert ax.get_ylabel().replace("\n", " ") == "Containment by MEX: interception probability (per passage)"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "200k"]
 
 
 def test_check_and_run_know_a_study_file(capsys):

@@ -163,7 +163,13 @@ class Comparison:
         spec = self.settings.get("heatmap")
         if self.heatmap_grid is None or spec is None:
             return None
-        return figures.heatmap(self.heatmap_grid, spec["x"], spec["y"], spec["outcome"])
+        titles = [spec.get(f"{axis}_title") or self.title(spec[axis]) for axis in ("x", "y")]
+        return figures.heatmap(self.heatmap_grid, spec["x"], spec["y"], spec["outcome"], *titles)
+
+    def title(self, path: str) -> str:
+        """The human name of a parameter path of the study's scenarios (``sim.core.titles``), read in the baseline."""
+        from ...core.titles import field_title
+        return field_title(path, self.scenarios[BASELINE])
 
     def figures(self) -> dict:
         """Every figure of the report by file stem: (figure, data)."""
@@ -192,7 +198,8 @@ class Comparison:
         found = self.discovery()
         if found is None or found[0].empty:
             return None
-        return figures.discovery(self.futures, found[0], self.discovery_pair)
+        params = [c[:-4] for c in found[0].columns if c.endswith(" min")]
+        return figures.discovery(self.futures, found[0], self.discovery_pair, {p: self.title(p) for p in params})
 
     def save(self, out_dir) -> Path:
         """Write results, figures and report into ``out_dir`` (staged, then moved into place)."""
@@ -222,6 +229,9 @@ def compare(study: str | Path | StudyFile, *, agents: int | None = None, replica
         from .robustness import run_robustness
         futures = run_robustness(study, progress=_runs_progress(sweep_progress, study))
     settings = study.study.model_dump(mode="json")
+    if grid is not None:
+        from .heatmap import lever_titles
+        settings["heatmap"].update(lever_titles(study))          # axis names, stored with the study for redraws
     meta = provenance(study.scenarios[BASELINE], seeds[BASELINE], "vector")
     meta.update({"study": settings["name"], "study_file": str(study.path), "scenarios": list(study.scenarios),
                  "scenario_sha256": {n: s.digest() for n, s in study.scenarios.items()}})

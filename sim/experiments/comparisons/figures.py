@@ -1,9 +1,13 @@
 """Figures of a comparison. Each function returns ``(figure, data)``: ``data`` is exactly what is drawn.
 
 One colour per scenario in every figure (Okabe-Ito, colour-blind safe, in study order;
-the baseline first); dates on the x axis; units on the y axis.
+the baseline first); dates on the x axis; units on the y axis; parameters by their titles
+(``sim.core.titles``), numbers with thousands separators or k/M/B (``sim.outputs.numbers``),
+fonts of ``sim.outputs.plots.STYLE``.
 """
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib
 
@@ -14,16 +18,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
-from ...outputs.plots import CURVE_METRICS, PALETTE  # noqa: E402
+from ...outputs.numbers import compact  # noqa: E402
+from ...outputs.plots import CURVE_METRICS, MIN_FONT_SIZE, PALETTE, THOUSANDS, CompactFormatter, floor_at_zero, styled  # noqa: E402
 from ...outputs.table import METRIC_UNITS  # noqa: E402
 from . import analysis  # noqa: E402
 
 TITLES = {**CURVE_METRICS, "deported": "Deportations (transit countries and US removals)",
           "expelled": "Expulsions to Mexico", "aid_spent_usd": "Root-cause aid spending",
           "enforcement_spent_usd": "Enforcement and containment spending"}
-THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
 
 
 def colours(names) -> dict[str, str]:
@@ -52,8 +56,10 @@ def _legend(fig, ax, extra: str = "median, 10-90 % band") -> None:
     handles, labels = ax.get_legend_handles_labels()
     if not labels:
         return
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), frameon=False,
-               title=extra, title_fontsize=9)
+    width = fig.get_figwidth()                              # inches; a 9-point character is about 0.075 in wide
+    columns = max(1, min(len(labels), 6, int(width / (0.075 * max(map(len, labels)) + 0.7))))
+    fig.legend(handles, labels, loc="outside lower center", ncol=columns, frameon=False,
+               title=wrap(extra, int(width / 0.075) - 4), title_fontsize=9)
 
 
 def _draw_bands(ax, bands: pd.DataFrame, names, colour: dict, linewidth: float = 1.8) -> pd.DataFrame:
@@ -70,6 +76,7 @@ def _draw_bands(ax, bands: pd.DataFrame, names, colour: dict, linewidth: float =
     return pd.concat(drawn, ignore_index=True)
 
 
+@styled
 def outcome_curves(outcomes: pd.DataFrame, metrics, names, starts: pd.DataFrame | None = None):
     """One panel per metric, one line per scenario (median, 10-90 % band); dotted lines where policies start."""
     colour = colours(names)
@@ -80,13 +87,13 @@ def outcome_curves(outcomes: pd.DataFrame, metrics, names, starts: pd.DataFrame 
     for ax, metric in zip(axes.flat, metrics):
         bands = analysis.band(analysis.run_monthly(outcomes, metric)).reset_index()
         data.append(_draw_bands(ax, bands, names, colour).assign(metric=metric))
+        floor_at_zero(ax, bands.q90.max() if len(bands) else 0.0)
         if starts is not None:
             for row in starts.itertuples():
                 ax.axvline(_dates([row.month])[0], color=colour[row.scenario], linestyle=":", linewidth=1.2)
-        ax.set_title(TITLES.get(metric, metric), fontsize=10.5)
+        ax.set_title(TITLES.get(metric, metric))
         ax.set_ylabel(_unit(metric))
         ax.yaxis.set_major_formatter(THOUSANDS)
-        ax.set_ylim(bottom=0)
         _month_axis(ax)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
@@ -110,6 +117,7 @@ def country_curves(outcomes: pd.DataFrame, names, metric: str = "intercepted"):
                             names, metric, "country")
 
 
+@styled
 def _small_multiples(frame: pd.DataFrame, outcomes: pd.DataFrame, names, metric: str, by: str):
     """One panel per value of ``frame.panel`` (e.g. nationality); every run of ``outcomes`` counts (0 if no rows)."""
     panels = sorted(p for p in frame.panel.dropna().unique() if p)
@@ -122,9 +130,9 @@ def _small_multiples(frame: pd.DataFrame, outcomes: pd.DataFrame, names, metric:
     for ax, panel in zip(axes.flat, panels):
         bands = analysis.band(analysis.run_monthly(frame[frame.panel == panel], metric, outcomes)).reset_index()
         data.append(_draw_bands(ax, bands, names, colour, linewidth=1.5).assign(**{by: panel}))
+        floor_at_zero(ax, bands.q90.max() if len(bands) else 0.0)
         ax.set_title(panel, fontsize=10)
         ax.yaxis.set_major_formatter(THOUSANDS)
-        ax.set_ylim(bottom=0)
         _month_axis(ax)
     for ax in axes[:, 0]:
         ax.set_ylabel(_unit(metric))
@@ -141,6 +149,7 @@ def _small_multiples(frame: pd.DataFrame, outcomes: pd.DataFrame, names, metric:
     return fig, (pd.concat(data, ignore_index=True)[columns] if data else pd.DataFrame(columns=columns))
 
 
+@styled
 def differences(outcomes: pd.DataFrame, names, metrics=("entries_irregular", "deaths", "encounters")):
     """Cumulative persons averted against the baseline (paired by replicate), one panel per metric."""
     colour = colours(names)
@@ -152,7 +161,7 @@ def differences(outcomes: pd.DataFrame, names, metrics=("entries_irregular", "de
         data.append(averted.assign(metric=metric))
         ax.axhline(0, color="black", linewidth=0.8)
         label = {"entries_irregular": "Irregular crossings", "deaths": "Deaths", "encounters": "Encounters"}
-        ax.set_title(f"{label.get(metric, metric)} averted (+) or added (-), cumulative", fontsize=10)
+        ax.set_title(f"{label.get(metric, metric)} averted (+) or added (-),\ncumulative", fontsize=10.5)
         ax.set_ylabel("persons, cumulative vs baseline")
         ax.yaxis.set_major_formatter(THOUSANDS)
         _month_axis(ax)
@@ -160,6 +169,7 @@ def differences(outcomes: pd.DataFrame, names, metrics=("entries_irregular", "de
     return fig, pd.concat(data, ignore_index=True)[["metric", "scenario", "month", "q10", "q50", "q90"]]
 
 
+@styled
 def cost_effectiveness(table: pd.DataFrame, names):
     """Extra spending (USD) per irregular crossing and per death averted: median with 10-90 % bar."""
     colour = colours(names)
@@ -175,47 +185,66 @@ def cost_effectiveness(table: pd.DataFrame, names):
                 ax.errorbar([q50], [y], xerr=[[q50 - q10], [q90 - q50]], fmt="o", color=colour[row.scenario],
                             capsize=4, markersize=7)
             elif getattr(row, "no_budget", False):
-                ax.text(0.02, y, "no budget: it spends nothing more than the baseline",
-                        transform=ax.get_yaxis_transform(), va="center", fontsize=8, color=colour[row.scenario])
+                ax.text(0.02, y, "no budget: it spends nothing\nmore than the baseline",
+                        transform=ax.get_yaxis_transform(), va="center", fontsize=9, color=colour[row.scenario])
             else:
-                ax.text(0.02, y, "not defined: nothing averted, or no extra spending",
-                        transform=ax.get_yaxis_transform(),
-                        va="center", fontsize=8, color=colour[row.scenario])
+                ax.text(0.02, y, "not defined: nothing averted,\nor no extra spending",
+                        transform=ax.get_yaxis_transform(), va="center", fontsize=9, color=colour[row.scenario])
         ax.set_yticks(range(len(table)), [f"{name}\n(averted in {100 * p:.0f} % of runs)"
-                                          for name, p in zip(table.scenario, table[share])], fontsize=8.5)
+                                          for name, p in zip(table.scenario, table[share])])
         ax.set_ylim(-0.6, len(table) - 0.4)
         ax.invert_yaxis()
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(THOUSANDS)
+        _log_ticks(ax, [r[k] for r in rows if r["measure"] == measure for k in ("q10", "q90")])
         ax.set_xlabel("USD per person averted (log scale)")
-        ax.set_title(title, fontsize=10.5)
+        ax.set_title(title)
         ax.grid(alpha=0.3, axis="x")
-    fig.suptitle("Cost-effectiveness against the baseline (median, 10-90 % over replications)", fontsize=11)
+    fig.suptitle("Cost-effectiveness against the baseline (median, 10-90 % over replications)")
     return fig, pd.DataFrame(rows)
 
 
-def heatmap(grid: pd.DataFrame, x: str, y: str, outcome: str):
+def _log_ticks(ax, values) -> None:
+    """Ticks of a log axis labelled in few characters (10k, 2M): 1-2-5 steps over a short range, decades over a
+    long one, and no labels on minor ticks (they crowd, and overlap, when a range spans less than a decade)."""
+    finite = [v for v in values if np.isfinite(v) and v > 0]
+    decades = np.log10(max(finite) / min(finite)) if finite else 3.0
+    subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0,)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    ax.xaxis.set_major_formatter(CompactFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+@styled
+def heatmap(grid: pd.DataFrame, x: str, y: str, outcome: str, x_title: str | None = None,
+            y_title: str | None = None):
     """An outcome (persons over the horizon, median over runs) over two levers of a sweep.
 
     ``grid``: one row per run with the lever values in columns ``x`` and ``y`` and the total in ``value``;
-    ``x`` and ``y`` name the levers (axis labels).
+    ``x`` and ``y`` name the levers (their paths), ``x_title`` and ``y_title`` label the axes (default: the paths).
     """
     table = grid.pivot_table(index="y", columns="x", values="value", aggfunc="median").sort_index(ascending=False)
-    fig, ax = plt.subplots(figsize=(7.5, 5.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 5.8), layout="constrained")
     image = ax.imshow(table.to_numpy(), cmap="viridis", aspect="auto")
-    ax.set_xticks(range(table.shape[1]), [_tick(v) for v in table.columns], rotation=30, ha="right")
-    ax.set_yticks(range(table.shape[0]), [_tick(v) for v in table.index])
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    bar = fig.colorbar(image, ax=ax, format=THOUSANDS)
-    bar.set_label(f"{TITLES.get(outcome, outcome)}, total over the horizon (persons; median over runs)")
+    ax.set_xticks(range(table.shape[1]), [compact(v, small=1_000) for v in table.columns])
+    ax.set_yticks(range(table.shape[0]), [compact(v, small=1_000) for v in table.index])
+    ax.set_xlabel(wrap(x_title or x, 70))
+    ax.set_ylabel(wrap(y_title or y, 40))
+    bar = fig.colorbar(image, ax=ax, format=CompactFormatter())
+    bar.set_label(wrap(f"{TITLES.get(outcome, outcome)}, total over the horizon (persons; median over runs)", 45))
+    size = max(MIN_FONT_SIZE, min(10.0, 60.0 / max(table.shape[1], 1)))
     for (i, j), value in np.ndenumerate(table.to_numpy()):
         light = image.norm(value) > 0.6                       # viridis is light at the top of its range
-        ax.text(j, i, f"{value:,.0f}", ha="center", va="center", fontsize=8, color="black" if light else "white")
-    ax.set_title(f"{TITLES.get(outcome, outcome)} over two levers", fontsize=11)
+        ax.text(j, i, f"{value:,.0f}", ha="center", va="center", fontsize=size, color="black" if light else "white")
+    ax.set_title(f"{TITLES.get(outcome, outcome)} over two levers")
     return fig, table
 
 
+def wrap(text: str, width: int) -> str:
+    """A long label on several lines of at most ``width`` characters."""
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
+
+
+@styled
 def yearly_effect(yearly: pd.DataFrame, names, contrast: dict | None = None, starts: pd.DataFrame | None = None):
     """Persons averted per calendar year (mean, 95 % interval) and cumulative, one line per scenario.
 
@@ -234,20 +263,21 @@ def yearly_effect(yearly: pd.DataFrame, names, contrast: dict | None = None, sta
         axes[0, 0].fill_between(part.year, part.low / part.months * 12, part.high / part.months * 12,
                                 color=colour[name], alpha=0.18, linewidth=0)
         axes[0, 1].plot(part.year, part.cumulative, marker="o", color=colour[name], label=name)
-    axes[0, 0].set_title(f"{label}: averted (+) or added (-) per year", fontsize=10)
+    axes[0, 0].set_title(f"{label}: averted (+) or added (-) per year", fontsize=10.5)
     axes[0, 0].set_ylabel("persons per year vs baseline")
-    axes[0, 1].set_title(f"{label}: averted, cumulative to each year's end", fontsize=10)
+    axes[0, 1].set_title(f"{label}: averted, cumulative to each year's end", fontsize=10.5)
     axes[0, 1].set_ylabel("persons, cumulative vs baseline")
     for ax in axes.flat:
         ax.axhline(0, color="black", linewidth=0.8)
-        ax.yaxis.set_major_formatter(THOUSANDS)
+        ax.yaxis.set_major_formatter(CompactFormatter())
         ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _legend(fig, axes.flat[0], "mean over replications (95 % interval), paired with the baseline; partial years "
             "scaled to twelve months")
     return fig, yearly.copy()
 
 
+@styled
 def robustness(futures: pd.DataFrame, table: pd.DataFrame, names):
     """Totals over the horizon across sampled futures (box: 10-90 %, line: median) and maximum regret, per outcome."""
     from .robustness import OUTCOMES
@@ -264,27 +294,30 @@ def robustness(futures: pd.DataFrame, table: pd.DataFrame, names):
             ax.add_patch(matplotlib.patches.Rectangle((q10, y - 0.3), q90 - q10, 0.6, color=colour[name], alpha=0.35))
             ax.plot([q50, q50], [y - 0.3, y + 0.3], color=colour[name], linewidth=2)
             regret = table[(table.policy == name) & (table.outcome == outcome)].max_regret.iloc[0]
-            ax.annotate(f"max regret {_short(regret)}", (0.98, y + 0.45), xycoords=("axes fraction", "data"),
-                        fontsize=7, ha="right", va="bottom", color="0.3")
-        ax.set_yticks(range(len(names)), names if ax is axes.flat[0] else [""] * len(names), fontsize=8.5)
+            ax.annotate(f"max regret {compact(regret)}", (0.98, y + 0.45), xycoords=("axes fraction", "data"),
+                        fontsize=MIN_FONT_SIZE, ha="right", va="bottom", color="0.3")
+        ax.set_yticks(range(len(names)), names if ax is axes.flat[0] else [""] * len(names))
         ax.set_ylim(-0.7, len(names) - 0.3)
         ax.invert_yaxis()
         unit = "USD" if outcome == "spending_usd" else "persons"
         better = "higher" if outcome == "entries_legal" else "lower"
         ax.set_title(f"{TITLES.get(outcome, 'Spending (aid + enforcement)' if outcome == 'spending_usd' else outcome)}"
-                     f"\n({unit}, total; {better} is better)", fontsize=9)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))
-        ax.tick_params(axis="x", labelsize=7)
+                     f"\n({unit}, total; {better} is better)", fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(CompactFormatter())
+        ax.tick_params(axis="x", labelsize=8.5)
         ax.grid(alpha=0.3, axis="x")
     fig.suptitle(f"Each policy across {futures.future.nunique()} sampled futures (box 10-90 %, bar median, whiskers "
-                 "range)", fontsize=10.5)
+                 "range)", fontsize=11)
     return fig, table.copy()
 
 
-def discovery(futures: pd.DataFrame, boxes: pd.DataFrame, contrast: dict):
+@styled
+def discovery(futures: pd.DataFrame, boxes: pd.DataFrame, contrast: dict, titles: dict[str, str] | None = None):
     """PRIM's peeling trajectory (coverage against density) and the futures over the two uncertainties the
-    selected box limits most, marked where the contrast's policy wins, with the box drawn."""
+    selected box limits most, marked where the contrast's policy wins, with the box drawn; ``titles`` names the
+    uncertainties (default: their paths)."""
+    titles = titles or {}
     from .robustness import wins
 
     won = wins(futures, contrast["policy"], contrast["against"], contrast["outcome"])
@@ -301,8 +334,8 @@ def discovery(futures: pd.DataFrame, boxes: pd.DataFrame, contrast: dict):
     fig.colorbar(points, ax=ax, label="uncertainties restricted")
     ax.set_xlabel("coverage (share of winning futures inside)")
     ax.set_ylabel("density (share of the box's futures that are wins)")
-    ax.set_title("PRIM peeling trajectory", fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("PRIM peeling trajectory")
+    ax.legend(loc="lower left")
     ax.grid(alpha=0.3)
     ax = axes[0, 1]
     px, py = (narrowed + narrowed)[:2] if len(narrowed) == 1 else narrowed[:2]
@@ -313,26 +346,14 @@ def discovery(futures: pd.DataFrame, boxes: pd.DataFrame, contrast: dict):
                                               best[f"{px} max"] - best[f"{px} min"],
                                               best[f"{py} max"] - best[f"{py} min"], fill=False, edgecolor="red",
                                               linewidth=1.5))
-    ax.set_xlabel(px, fontsize=8)
-    ax.set_ylabel(py, fontsize=8)
-    ax.set_title(f"Futures where {contrast['policy']} beats {contrast['against']} on {contrast['outcome']}",
-                 fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_xlabel(wrap(titles.get(px, px), 60))
+    ax.set_ylabel(wrap(titles.get(py, py), 40))
+    ax.xaxis.set_major_formatter(CompactFormatter())
+    ax.yaxis.set_major_formatter(CompactFormatter())
+    ax.set_title(f"Futures where {contrast['policy']} beats {contrast['against']} on {contrast['outcome']}")
+    ax.legend()
     ax.grid(alpha=0.3)
     return fig, boxes.copy()
-
-
-def _short(value: float) -> str:
-    """A number in few characters: 1.5M, 37.5B, 8,753."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2g}"
-
-
-def _tick(value) -> str:
-    """A lever value as a tick label: 3,000,000,000 / 120,000 / 0.35."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"
 
 
 def save(fig, folder, stem: str) -> list[str]:

@@ -33,3 +33,13 @@ def heatmap_grid(study, progress=None, workers: int | None = None) -> pd.DataFra
     totals = table[table.metric == spec.outcome].groupby("run_id")["value"].sum()
     runs = runs.assign(value=runs["run_id"].map(totals).fillna(0.0))   # no rows: none happened (0 persons)
     return runs.rename(columns={spec.x: "x", spec.y: "y"})[["x", "y", "value"]].reset_index(drop=True)
+
+
+def lever_titles(study) -> dict[str, str]:
+    """Human names of the heatmap's two levers (``x_title``, ``y_title``), read in the sweep's base scenario."""
+    from ...core.titles import field_title
+    from ..sweeps import load_sweep
+
+    spec = study.study.heatmap
+    base = load_sweep(study.path.parent / spec.sweep).base
+    return {"x_title": field_title(spec.x, base), "y_title": field_title(spec.y, base)}

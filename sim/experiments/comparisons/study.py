@@ -246,7 +246,8 @@ def _existing(study_path: Path, located: Located, key: tuple, relative: str) -> 
         raise ScenarioError([Problem(file, line, ".".join(key), f"expected the path of a file: {problem}")])
     target = study_path.parent / relative
     if not target.is_file():
-        raise ScenarioError([Problem(file, line, ".".join(key), f"file not found: {target}")])
+        raise ScenarioError([Problem(file, line, ".".join(key), f"file not found: {target.resolve()} "
+                                     f"({relative!r} is read relative to the folder of {study_path.name})")])
     return target
 
 

@@ -226,8 +226,34 @@ def _short(value) -> str:
 
 # ---------------------------------------------------------------- figures
 
-def bar_plot(table: pd.DataFrame, path: Path) -> None:
-    """Bars of the main index (ST or mu*) with confidence, and the second (S1 or sigma), per outcome."""
+def bar_plot(table: pd.DataFrame, path: Path, titles: dict[str, str] | None = None) -> None:
+    """``bar_figure`` written to ``path`` (PNG)."""
+    _save(bar_figure(table, titles), path)
+
+
+def scatter_plot(points: pd.DataFrame, parameters: list[str], path: Path, titles: dict[str, str] | None = None
+                 ) -> None:
+    """``scatter_figure`` written to ``path`` (PNG)."""
+    _save(scatter_figure(points, parameters, titles), path)
+
+
+def bar_figure(table: pd.DataFrame, titles: dict[str, str] | None = None):
+    """Bars of the main index (ST or mu*) with confidence, and the second (S1 or sigma), per outcome; parameters
+    named by ``titles`` (default: their paths). Returns the figure."""
+    from ...outputs.plots import styled
+
+    return styled(_bar_figure)(table, titles or {})
+
+
+def scatter_figure(points: pd.DataFrame, parameters: list[str], titles: dict[str, str] | None = None):
+    """Each outcome (rows) against each parameter (columns), one dot per point, with a trend; parameters named by
+    ``titles`` (default: their paths). Returns the figure."""
+    from ...outputs.plots import styled
+
+    return styled(_scatter_figure)(points, parameters, titles or {})
+
+
+def _bar_figure(table: pd.DataFrame, titles: dict[str, str]):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,7 +264,10 @@ def bar_plot(table: pd.DataFrame, path: Path) -> None:
     outcomes = list(dict.fromkeys(table.outcome))
     groups = list(dict.fromkeys(table.group))
     panels = [(o, g) for o in outcomes for g in groups if len(table[(table.outcome == o) & (table.group == g)])]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels)), squeeze=False)
+    width = max(12, 110 // max(table.parameter.nunique(), 1))            # characters per line of a bar's label
+    labels = {p: _wrap(titles.get(p, p), width) for p in table.parameter.unique()}
+    lines = max((label.count("\n") + 1 for label in labels.values()), default=1)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, (2.4 + 0.18 * lines) * len(panels)), squeeze=False)
     for ax, (outcome, group) in zip(axes[:, 0], panels):
         sub = table[(table.outcome == outcome) & (table.group == group)]
         main, second = INDICES["sobol"] if "ST" in set(sub["index"]) else INDICES["morris"]
@@ -261,29 +290,28 @@ def bar_plot(table: pd.DataFrame, path: Path) -> None:
             ax.bar(x, mean, 0.6, color=PALETTE[0], alpha=0.45,
                    yerr=[mean - low, high - mean], capsize=3, label=f"mean, range over {len(conditions)} conditions")
             ax.bar(x, value[second][params].mean(), 0.27, color=PALETTE[0])
-        ax.set_xticks(x, [p if len(p) < 28 else "…" + p[-27:] for p in params], fontsize=8)
+        ax.set_xticks(x, [labels[p] for p in params], fontsize=8.5)
         ax.set_title(f"{OUTCOMES.get(outcome, outcome)}: {group} ({main} light with 95 % interval, {second} dark)",
-                     fontsize=9)
+                     fontsize=10)
         ax.axhline(0, color="black", linewidth=0.5)
         if len(conditions) > 1:
-            ax.legend(fontsize=6, loc="upper right")
+            ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    _save(fig, path)
+    return fig
 
 
-def scatter_plot(points: pd.DataFrame, parameters: list[str], path: Path) -> None:
-    """Each outcome (rows) against each parameter (columns), one dot per point, with a trend."""
+def _scatter_figure(points: pd.DataFrame, parameters: list[str], titles: dict[str, str]):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
-    from ...outputs.plots import PALETTE
+    from ...outputs.plots import PALETTE, CompactFormatter
 
     outcomes = [o for o in OUTCOMES if points[o].notna().any()]
-    fig, axes = plt.subplots(len(outcomes), len(parameters), figsize=(2.8 * len(parameters) + 0.5,
-                                                                     2.2 * len(outcomes) + 0.3), squeeze=False)
+    fig, axes = plt.subplots(len(outcomes), len(parameters), figsize=(3.3 * len(parameters) + 0.8,
+                                                                     2.4 * len(outcomes) + 0.6), squeeze=False)
     for i, outcome in enumerate(outcomes):
         for j, parameter in enumerate(parameters):
             ax = axes[i, j]
@@ -295,23 +323,31 @@ def scatter_plot(points: pd.DataFrame, parameters: list[str], path: Path) -> Non
             else:
                 categories = list(dict.fromkeys(raw.astype(str)))
                 x = raw.astype(str).map({c: k for k, c in enumerate(categories)}).to_numpy(dtype=float)
-                ax.set_xticks(range(len(categories)), [c[:12] for c in categories], fontsize=6)
+                ax.set_xticks(range(len(categories)), [c[:12] for c in categories], fontsize=8)
             ok = np.isfinite(x) & np.isfinite(y)
             ax.scatter(x[ok], y[ok], s=6, color=PALETTE[0], alpha=0.5, linewidths=0)
             tx, ty = _trend(x[ok], y[ok])
             if len(tx):
                 ax.plot(tx, ty, color=PALETTE[3], linewidth=1.5)
             if i == len(outcomes) - 1:
-                ax.set_xlabel(parameter if len(parameter) < 34 else "…" + parameter[-33:], fontsize=7)
+                ax.set_xlabel(_wrap(titles.get(parameter, parameter), 34), fontsize=9)
             if j == 0:
-                ax.set_ylabel(OUTCOMES[outcome], fontsize=7)
-            ax.tick_params(labelsize=6)
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+                ax.set_ylabel(_wrap(OUTCOMES[outcome], 22), fontsize=9)
+            ax.tick_params(labelsize=8)
+            ax.yaxis.set_major_locator(MaxNLocator(4))
+            ax.yaxis.set_major_formatter(CompactFormatter())
             if numeric:
                 ax.xaxis.set_major_locator(MaxNLocator(4))
-                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+                ax.xaxis.set_major_formatter(CompactFormatter())
     fig.tight_layout()
-    _save(fig, path)
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    """A long label on lines of at most ``width`` characters."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
 
 
 def _trend(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,6 +398,9 @@ def analyze(path: str | Path, out: str | Path | None = None, plots: bool = True)
     if not methods:
         notes.append("no sensitivity indices: they need a sobol or morris design "
                      f"(this sweep: {', '.join(f'{g} {i['design']}' for g, i in groups.items())})")
+    from ...core.titles import field_title
+
+    titles = {p: field_title(p, manifest.get("base_scenario")) for p in parameter_columns(runs)}
     target = Path(out) if out else root / ANALYSIS
     names = ["sensitivity.csv", "outcomes.csv"]
     with staged_folder(target, kind="analysis") as staging:        # all files at once; never over another's folder
@@ -369,10 +408,10 @@ def analyze(path: str | Path, out: str | Path | None = None, plots: bool = True)
         atomic_write_bytes(staging / names[1], points.to_csv(index=False).encode())
         if plots and not table.empty:
             names.append("sensitivity.png")
-            bar_plot(table, staging / names[-1])
+            bar_plot(table, staging / names[-1], titles)
         if plots and points[list(OUTCOMES)].notna().any().any():
             names.append("scatter.png")
-            scatter_plot(points, parameter_columns(runs), staging / names[-1])
+            scatter_plot(points, parameter_columns(runs), staging / names[-1], titles)
         elif plots:
             notes.append("no run has results yet: nothing to plot")
     files = [target / name for name in names]

@@ -60,8 +60,10 @@ class SweepResult:
         if by is None:
             label = pd.Series(self.name, index=table.index)
         elif by in RUN_KEYS or by in table.columns:
+            from ...outputs.numbers import compact
+
             short = by.rsplit(".", 1)[-1]
-            label = table[by].map(lambda v: f"{short} {v:.3g}" if isinstance(v, float) else f"{short} {v}")
+            label = table[by].map(lambda v: f"{short} {compact(v)}" if isinstance(v, float) else f"{short} {v}")
         else:
             raise KeyError(f"no column {by!r} to group the curves by (expected one of: {', '.join(RUN_KEYS)} or a "
                            "parameter path)")
