@@ -4,7 +4,8 @@
    each policed node (capacity shared out from start-of-month passages);
 3. border: appointments (capacity shared), crossing attempts, apprehension and its outcome.
 
-Both act on the agents chosen at the start of the month (``idx``: global positions).
+Both act on the agents chosen at the start of the month (``idx``: positions of their rows in the
+agent state; ``Batch.locate`` gives each row's run and person).
 """
 from __future__ import annotations
 
@@ -21,9 +22,8 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
     """People on the way travel one month: death risk on each leg, containment at each node."""
     if idx.size == 0:
         return
-    world, n, t = batch.world, batch.n, step
-    run = idx // n
-    o = batch.agent_origin[idx % n]
+    world, t = batch.world, step
+    run, o = batch.run_of(idx), state.origin[idx]
     r, leg = state.route[idx].astype(np.intp), state.leg[idx].astype(np.intp)
     target = world.next_leg[r, leg].astype(np.intp)
     slots = []
@@ -81,8 +81,8 @@ def border_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, ev
     """People waiting at the US border: appointments, crossing attempts and what follows."""
     if idx.size == 0:
         return
-    n, t = batch.n, step
-    run, o = idx // n, batch.agent_origin[idx % n]
+    t = step
+    run, o = batch.run_of(idx), state.origin[idx]
     eligible = batch.appointment_eligible[run, t, o]
     demand = np.zeros((batch.B, batch.O))
     np.add.at(demand, (run[eligible], o[eligible]), 1)
