@@ -45,13 +45,14 @@ def measure_one(agents: int, months: int, engine: str, scenario: Path) -> dict:
             "encounters": int(counts.national["encounters"].sum())}
 
 
-def run_child(args: list[str], limit_bytes: int) -> tuple[dict, int]:
-    """Run this script as a child under an address-space limit; its JSON line and its peak resident bytes."""
+def run_child(args: list[str], limit_bytes: int, script: str = __file__) -> tuple[dict, int]:
+    """Run ``script`` (this one by default) as a child under an address-space limit of ``limit_bytes``;
+    the last line it prints (JSON) and its peak resident set (bytes)."""
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
 
     with tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=err,
+        child = subprocess.Popen([sys.executable, script, *args], stdout=subprocess.PIPE, stderr=err,
                                  preexec_fn=limit, text=True)
         assert child.stdout is not None
         out = child.stdout.read()
