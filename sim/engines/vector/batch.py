@@ -15,11 +15,12 @@ import numpy as np
 
 from ...core import rules
 from ...core.inputs import RunInputs
-from ...core.random import Purpose, stream_key, uniform
+from ...core.random import Purpose, seed_keys, stream_key, stream_keys, uniform
 from ...core.world import World, route_tables
 from ..state import EXPECTED_METRICS, LOCATED_METRICS, NATIONAL_METRICS, NO_ROUTE, AgentState
 
 INIT_CHUNK = 1 << 17           # agents per chunk when drawing initial traits (small temporaries)
+PURPOSE_CODES = 128            # purpose codes whose stream keys are made together at the start of a month
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:
@@ -42,6 +43,8 @@ class Batch:
 
     def __init__(self, world: World, inputs: list[RunInputs], seeds: list[int], grouped: bool = False):
         self.world, self.seeds, self.grouped = world, [int(s) for s in seeds], grouped
+        self._seed_keys = seed_keys(self.seeds)
+        self._keys_of_step = (-1, np.zeros((0, len(seeds)), np.uint64))   # this month's keys by purpose and run
         self.B, self.n = len(seeds), int(world.agents_per_origin.sum())
         self.T, self.warmup = len(inputs[0].calendar), inputs[0].warmup
         self.O, self.nodes = len(world.origins), len(world.node_ids)
@@ -61,8 +64,15 @@ class Batch:
             """The stacked ``RunInputs`` arrays and per-run scalars set in ``__init__``."""
 
     def keys(self, step: int, purpose: int) -> np.ndarray:
-        """Stream key of every run for one month step and purpose."""
-        return np.array([stream_key(s, step, purpose) for s in self.seeds], dtype=np.uint64)
+        """Stream key of every run for one month step and purpose (``stream_key``).
+
+        The keys of every purpose code below ``PURPOSE_CODES`` are made at once, the first time a month asks.
+        """
+        month, keys = self._keys_of_step
+        if month != step:
+            keys = stream_keys(self._seed_keys[None, :], step, np.arange(PURPOSE_CODES, dtype=np.uint64)[:, None])
+            self._keys_of_step = (step, keys)
+        return keys[purpose] if purpose < PURPOSE_CODES else stream_keys(self._seed_keys, step, purpose)
 
     def locate(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Run and person number within the run (the key of the person's draws) of the rows at positions ``idx``."""

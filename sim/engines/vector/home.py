@@ -20,10 +20,12 @@ import numpy as np
 
 from ...core import rules
 from ...core.inputs import RunInputs
-from ...core.random import Purpose, stream_key, uniform
+from ...core.random import Purpose, uniform
 from ..state import AgentState, Event, Status, free_to_leave, on_the_way
 from .batch import Batch, Events, initial_state
 from .pools import HomePools
+
+CHUNK = 1 << 16                # agents drawn at a time by the per-agent home phase
 
 
 class Home(Protocol):
@@ -52,24 +54,28 @@ class PerAgentHome:
         self.batch, self.state = batch, state
         # each agent's (origin, tie 0, risk level 0) entry in a run's flattened leave table (agents of a run)
         self.leave_row = state.origin[:batch.n].astype(np.int16) * np.int16(2 * rules.RISK_LEVELS)
+        self.movers = np.flatnonzero(on_the_way(state.status))     # as found at the end of the last month
 
     def on_the_way(self) -> tuple[np.ndarray, np.ndarray]:
-        status = self.state.status
-        return np.flatnonzero(status == Status.TRANSIT), np.flatnonzero(status == Status.BORDER)
+        status = self.state.status[self.movers]
+        return self.movers[status == Status.TRANSIT], self.movers[status == Status.BORDER]
 
     def leavers(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        """Every agent drawn, run by run, in chunks of at most ``CHUNK`` agents (cache-sized temporaries)."""
         batch, state, n = self.batch, self.state, self.batch.n
-        ids = np.arange(n, dtype=np.uint64)
-        origin = state.origin[:n]
         leavers = []
-        for b, seed in enumerate(batch.seeds):
-            part = slice(b * n, (b + 1) * n)
-            u = uniform(stream_key(seed, step, Purpose.LEAVE), ids)
-            p = table[b].reshape(-1)[self.leave_row + state.tie[part] * rules.RISK_LEVELS + state.risk_level[part]]
-            decide = u < p
-            decide &= free_to_leave(state.status[part], state.blocked_until[part], step)
-            decide &= rules.can_afford(state.savings[part], threshold[b][origin])
-            leavers.append(np.flatnonzero(decide) + b * n)
+        for b, key in enumerate(batch.keys(step, Purpose.LEAVE)):
+            p_table, threshold_b = table[b].reshape(-1), threshold[b]
+            for first in range(0, n, CHUNK):
+                agents = slice(first, min(first + CHUNK, n))
+                rows = slice(b * n + agents.start, b * n + agents.stop)
+                u = uniform(key, np.arange(agents.start, agents.stop, dtype=np.uint64))
+                # ``take`` with small integer codes: much faster than fancy indexing with uint8/int16 indices
+                p = p_table.take(self.leave_row[agents] + state.tie[rows] * rules.RISK_LEVELS + state.risk_level[rows])
+                decide = u < p
+                decide &= free_to_leave(state.status[rows], state.blocked_until[rows], step)
+                decide &= rules.can_afford(state.savings[rows], threshold_b.take(state.origin[rows]))
+                leavers.append(np.flatnonzero(decide) + rows.start)
         return np.concatenate(leavers)
 
     def stay(self, idx: np.ndarray) -> None:
@@ -79,7 +85,10 @@ class PerAgentHome:
         """Nothing to do: next month's draw reads the state again."""
 
     def end_month(self, travellers: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(on_the_way(self.state.status))
+        """Those still on the way and those who set out this month (nobody else can have started moving)."""
+        still = on_the_way(self.state.status[self.movers])
+        self.movers = np.sort(np.concatenate([self.movers[still], travellers]))
+        return self.movers
 
 
 def make_home(batch: Batch, inputs: list[RunInputs]) -> tuple[AgentState, Home]:

@@ -36,10 +36,11 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
         slots.append((position, reached, node, country))
     # capacity shared out from start-of-month passages (persons), by run and country
     C = len(TRANSIT_COUNTRIES)
-    demand = np.zeros((batch.B, C, batch.O))
+    passages = np.zeros(batch.B * C * batch.O, dtype=np.int64)
     for _, _, _, country in slots:
         hit = country >= 0
-        np.add.at(demand, (run[hit], country[hit], o[hit]), 1)
+        passages += np.bincount((run[hit] * C + country[hit]) * batch.O + o[hit], minlength=passages.size)
+    demand = passages.reshape(batch.B, C, batch.O).astype(np.float64)
     p_eff = rules.capacity_share(batch.containment_probability[:, t], batch.containment_capacity[:, t],
                                  rules.persons(demand, batch.weight))
     moving = np.ones(idx.size, dtype=bool)
