@@ -77,13 +77,17 @@ class Batch:
     def locate(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Run and person number within the run (the key of the person's draws) of the rows at positions ``idx``."""
         if self.grouped:
+            if self.B == 1:
+                return np.zeros(idx.size, dtype=np.intp), idx.astype(np.uint64)
             return idx % self.B, (idx // self.B).astype(np.uint64)
         run = idx // self.n
         return run, (idx - run * self.n).astype(np.uint64)
 
     def run_of(self, idx: np.ndarray) -> np.ndarray:
         """Run of the rows at positions ``idx``."""
-        return idx % self.B if self.grouped else idx // self.n
+        if self.grouped:
+            return np.zeros(idx.size, dtype=np.intp) if self.B == 1 else idx % self.B
+        return idx // self.n
 
     def draw(self, step: int, purpose: int, idx: np.ndarray) -> np.ndarray:
         """Uniform draws of the rows at positions ``idx`` (each keyed by its person's number within its run)."""

@@ -23,7 +23,7 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
     if idx.size == 0:
         return
     world, t = batch.world, step
-    run, o = batch.run_of(idx), state.origin[idx]
+    run, o = batch.run_of(idx), state.origin[idx].astype(np.intp)
     r, leg = state.route[idx].astype(np.intp), state.leg[idx].astype(np.intp)
     target = world.next_leg[r, leg].astype(np.intp)
     slots = []
@@ -47,16 +47,17 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
     death_slot = np.zeros(idx.size, dtype=np.intp)
     caught_slot = np.zeros(idx.size, dtype=np.intp)
     for s, (position, reached, _, country) in enumerate(slots, start=1):
-        active = reached & moving
-        exposed = np.flatnonzero(active)                         # every leg travelled adds its death risk
-        events.exposed(idx[exposed], batch.leg_edge[r[exposed], position[exposed]])
-        die = active & (batch.draw(step, Purpose.DEATH + s, idx) < batch.route_edge_risk[r, position])
+        active = np.flatnonzero(reached & moving)            # draws only for those on this leg (same numbers)
+        events.exposed(idx[active], batch.leg_edge[r[active], position[active]])   # each leg adds its death risk
+        die = active[batch.draw(step, Purpose.DEATH + s, idx[active]) < batch.route_edge_risk[r[active],
+                                                                                             position[active]]]
         death_slot[die] = s
-        policed = active & ~die & (country >= 0)
-        p = np.where(policed, p_eff[run, np.maximum(country, 0)], 0.0)
-        caught = policed & (batch.draw(step, Purpose.INTERCEPT + s, idx) < p)
+        moving[die] = False
+        policed = active[moving[active] & (country[active] >= 0)]
+        p = p_eff[run[policed], country[policed]]
+        caught = policed[batch.draw(step, Purpose.INTERCEPT + s, idx[policed]) < p]
         caught_slot[caught] = s
-        moving &= ~(die | caught)
+        moving[caught] = False
     node_of = np.stack([sl[2] for sl in slots], axis=1)          # (k, slots): node reached in each slot
     died = np.flatnonzero(death_slot)
     state.enter(idx[died], Event.DIED, step)
@@ -83,10 +84,10 @@ def border_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, ev
     if idx.size == 0:
         return
     t = step
-    run, o = batch.run_of(idx), state.origin[idx]
+    run, o = batch.run_of(idx), state.origin[idx].astype(np.intp)
     eligible = batch.appointment_eligible[run, t, o]
-    demand = np.zeros((batch.B, batch.O))
-    np.add.at(demand, (run[eligible], o[eligible]), 1)
+    demand = np.bincount(run[eligible] * batch.O + o[eligible], minlength=batch.B * batch.O).reshape(
+        batch.B, batch.O).astype(np.float64)
     share = rules.capacity_share(1.0, batch.appointment_places[:, t], rules.persons(demand, batch.weight))
     appointment = eligible & (batch.draw(step, Purpose.APPOINTMENT, idx) < share[run])
     got = idx[appointment]

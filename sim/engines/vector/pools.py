@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...core import rules
-from ...core.random import Purpose, stream_key, uniform
+from ...core.random import Purpose, stream_key
 from ..state import NO_ROUTE, STATE_BYTES_PER_AGENT, AgentState, Status, on_the_way
 from .memory import check_growth
 
@@ -227,18 +227,22 @@ class HomePools:
         self.capacity = capacity
 
     def _draw_side(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-        """Rows of the side pool's leavers: one draw each, as in per-agent mode."""
+        """Rows of the side pool's leavers: one draw each for those who can afford to go, as in per-agent mode."""
         side = self.side
         if side.size == 0:
             return side
-        state = self.state
-        run, person = self.batch.locate(side)
+        state, origins = self.state, self.batch.O
+        run = self.batch.run_of(side)
         o = state.origin[side].astype(np.intp)
-        group = (o * 2 + state.tie[side]) * rules.RISK_LEVELS + state.risk_level[side]
-        u = uniform(self.batch.keys(step, Purpose.LEAVE)[run], person)
-        leave = (u < table.reshape(self.B, -1)[run, group]) & rules.can_afford(state.savings[side], threshold[run, o])
-        self.side = side[~leave]
-        return side[leave]
+        able = np.flatnonzero(rules.can_afford(state.savings[side], threshold.reshape(-1).take(run * origins + o)))
+        rows = side[able]
+        group = (o[able] * 2 + state.tie[rows]) * rules.RISK_LEVELS + state.risk_level[rows]
+        u = self.batch.draw(step, Purpose.LEAVE, rows)
+        leave = u < table.reshape(-1).take(run[able] * (origins * GROUPS) + group)
+        stay = np.ones(side.size, dtype=bool)
+        stay[able[leave]] = False
+        self.side = side[stay]
+        return rows[leave]
 
     def stay(self, idx: np.ndarray) -> None:
         """Leavers who did not set out this month: free to leave again next month (side pool)."""
