@@ -268,3 +268,32 @@ def test_grouped_engine_from_the_api_and_cli(tmp_path):
     path.write_text("schema_version: 1\nname: g\nagents: 800\nmonths: 3\nreplications: 1\n")
     assert main(["run", str(path), "--engine", "grouped", "--quiet", "--out", str(tmp_path / "out")]) == 0
     assert read_provenance(tmp_path / "out" / "outcomes.parquet")["engine"] == "grouped"
+
+
+def test_a_table_that_would_outgrow_memory_is_refused(monkeypatch):
+    """The grouped engine checks memory again each time its table of rows grows (ResourceError, no crash)."""
+    from sim.core.errors import ResourceError
+    from sim.engines.vector import loop, memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**20)
+    memory.check_growth(2**19)
+    with pytest.raises(ResourceError, match="table of people who have left needs"):
+        memory.check_growth(2**21)
+    scenario = small(agents=400_000, months=3, warmup_months=0, behaviour=BUSY)
+    world = build_world(scenario)
+    inputs = compile_inputs(scenario, world)
+    monkeypatch.setattr(loop, "check_memory", lambda *args: None)     # let the run start, then grow
+    with pytest.raises(ResourceError, match="Use fewer agents"):
+        simulate(world, [inputs], [1], grouped=True)
+
+
+def test_the_estimate_of_grouped_mode_bounds_a_run_where_everyone_leaves():
+    """estimate_bytes(grouped) allows a row and a list place for every agent: an upper bound on the table."""
+    from sim.engines.vector import estimate_bytes
+
+    scenario = small(agents=20_000, months=4, warmup_months=0, behaviour={"hazard": {"intercept": {
+        o: 6.0 for o in ORIGINS}}})
+    st = Stepper(scenario, seeds=[3], grouped=True)
+    st.run()
+    assert st.home.row_positions().size > 15_000                 # nearly everyone who can afford it left
+    assert st.home.nbytes() <= estimate_bytes(20_000, 1, grouped=True)

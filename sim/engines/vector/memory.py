@@ -34,7 +34,15 @@ def estimate_bytes(agents: int, runs: int, grouped: bool = False) -> int:
 
 
 def available_bytes() -> int:
-    """Physical memory available now (bytes)."""
+    """Physical memory available now (bytes): what the kernel can give a new allocation without swapping
+    (Linux ``MemAvailable``: free pages plus the page cache it can drop), else the free pages."""
+    try:
+        with open("/proc/meminfo", "rb") as meminfo:
+            for line in meminfo:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):   # pragma: no cover - non-POSIX
