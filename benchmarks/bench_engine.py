@@ -1,6 +1,6 @@
 """Engine cost in fair units: per agent-step and per active agent-step, against Mesa and Flee, in CPU time.
 
-Usage: python benchmarks/bench_engine.py [--same 2000 20000] [--large 1e6 1e7] [--months 120] [--repeats 5]
+Usage: python benchmarks/bench_engine.py [--same 5000 50000] [--large 1e6 1e7] [--months 120] [--repeats 5]
                                         [--flee-days 300] [--flee-engines grouped vector] [--skip-mesa]
                                         [--skip-flee]
 
@@ -126,7 +126,7 @@ def run_flee(days: int) -> dict | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--same", type=int, nargs=2, default=[2_000, 20_000], help="sizes run by all three engines")
+    parser.add_argument("--same", type=int, nargs=2, default=[5_000, 50_000], help="sizes run by all three engines")
     parser.add_argument("--large", type=float, nargs=2, default=[1e6, 1e7], help="sizes run by the vector modes")
     parser.add_argument("--months", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=5,
