@@ -15,7 +15,7 @@ import sim
 from sim.core.inputs import compile_inputs
 from sim.core.world import build_world
 from sim.engines.state import NO_ROUTE, Status
-from sim.engines.vector import Batch, initial_state, make_home, step_month
+from sim.engines.vector import Batch, make_home, step_month
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO_ROOT / "scenarios"
@@ -75,10 +75,9 @@ class Stepper:
             self.world = scenario_or_world
         self.inputs = list(inputs)
         self.seeds = [int(s) for s in seeds]
-        self.batch = Batch(self.world, self.inputs, self.seeds)
-        self.state = initial_state(self.world, self.inputs, self.seeds)
+        self.batch = Batch(self.world, self.inputs, self.seeds, grouped)
+        self.state, self.home = make_home(self.batch, self.inputs)    # HomePools when grouped
         self.diaspora = np.tile(self.world.diaspora, (self.batch.B, 1))
-        self.home = make_home(self.batch, self.state, grouped)    # HomePools when grouped
         self.step = 0
 
     @property

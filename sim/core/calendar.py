@@ -7,16 +7,24 @@ integer arithmetic.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def parse_month(text: str) -> int:
     """Return the month number of ``'YYYY-MM'`` (months since year 0)."""
-    match = _MONTH_RE.match(str(text).strip())
-    if not match:
+    number = _month_number(str(text))
+    if number is None:
         raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
-    return int(match.group(1)) * 12 + int(match.group(2)) - 1
+    return number
+
+
+@lru_cache(maxsize=4096)
+def _month_number(text: str) -> int | None:
+    """Month number of a ``YYYY-MM`` string, or None (cached: inputs ask for the same few months again and again)."""
+    match = _MONTH_RE.match(text.strip())
+    return None if match is None else int(match.group(1)) * 12 + int(match.group(2)) - 1
 
 
 def format_month(number: int) -> str:

@@ -52,6 +52,28 @@ def stream_key(seed: int, month: int, purpose: int) -> int:
     return _mix_int(_mix_int(_mix_int(int(seed)) ^ (int(month) + 1) * 0x632BE59BD9B4E019) ^ int(purpose))
 
 
+def _mix_array(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finalizer on uint64 arrays (wrapping arithmetic, as ``_mix_int``)."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> _S30)) * _M1
+        x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+def seed_keys(seeds: list[int]) -> np.ndarray:
+    """The first stage of ``stream_key`` for several seeds, once (uint64)."""
+    return np.array([_mix_int(int(s)) for s in seeds], dtype=np.uint64)
+
+
+def stream_keys(seed_key: np.ndarray, month: int, purpose: int | np.ndarray) -> np.ndarray:
+    """``stream_key(seed, month, purpose)`` for many seeds (and purposes) at once, from ``seed_keys(seeds)``.
+
+    ``purpose``: one code, or a uint64 array of codes broadcasting with ``seed_key``. Returns uint64.
+    """
+    month_mix = np.uint64(((int(month) + 1) * 0x632BE59BD9B4E019) & _MASK)
+    return _mix_array(_mix_array(seed_key ^ month_mix) ^ np.asarray(purpose, dtype=np.uint64))
+
+
 def replicate_seed(seed: int, replicate: int) -> int:
     """Seed of replicate ``replicate`` of a scenario seeded with ``seed`` (0 <= result < 2**63)."""
     return _mix_int(int(seed) * 0x9E3779B97F4A7C15 + int(replicate) + 1) >> 1

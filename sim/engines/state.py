@@ -25,7 +25,8 @@ NO_ROUTE = 255
 LAST_MONTH_STEP = 32767
 """Largest month step a bar can reach (``blocked_until`` is an int16)."""
 STATE_BYTES_PER_AGENT = 15
-"""Bytes of ``AgentState`` per agent (see its fields)."""
+"""Bytes of ``AgentState`` per row (see its fields): per agent in the per-agent engine, per person who has
+left home in the grouped engine."""
 
 
 class Status(IntEnum):
@@ -95,7 +96,11 @@ def on_the_way(status: Any) -> Any:
 
 @dataclass
 class AgentState:
-    """Structure of arrays for every agent of a batch (length runs x agents): 15 bytes per agent."""
+    """Structure of arrays, one row per agent (15 bytes a row).
+
+    The per-agent engine holds a row for every agent of a batch (length runs x agents); the
+    grouped engine only for the people who have left home at least once (``vector/pools.py``).
+    """
 
     origin: np.ndarray          # uint8 origin position
     status: np.ndarray          # uint8 Status
@@ -133,3 +138,5 @@ class Counts:
     located: dict[str, np.ndarray]      # (B, T, O, nodes) int64; float64 expected agents for EXPECTED_METRICS
     aid_spent: np.ndarray               # (B, T, O) USD
     enforcement_spent: np.ndarray       # (B, T, K) USD
+    active: np.ndarray                  # (B, months simulated) agents on the way or at the border at the start
+    #                                     of each month, warm-up included: the agent-months that travel or wait

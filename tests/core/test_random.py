@@ -114,3 +114,18 @@ def test_replicate_seed_distinct_and_in_range():
     # seeds usable as stream seeds (and as int64 in the outcomes table)
     assert np.array(seeds, dtype=np.int64).min() >= 0
     stream_key(seeds[-1], 0, Purpose.LEAVE)
+
+
+def test_stream_keys_of_many_seeds_equal_stream_key():
+    from sim.core.random import seed_keys, stream_keys
+
+    seeds = [0, 1, 7, 12345, 2**63 - 1, replicate_seed(99, 4), -3, 2**70 + 5]
+    base = seed_keys(seeds)
+    for month in (0, 1, 125, 4000):
+        for purpose in (Purpose.LEAVE, Purpose.DEATH + 3, 75):
+            keys = stream_keys(base, month, purpose)
+            assert keys.dtype == np.uint64
+            assert keys.tolist() == [stream_key(s, month, purpose) for s in seeds]
+    table = stream_keys(base[None, :], 9, np.arange(80, dtype=np.uint64)[:, None])
+    assert table.shape == (80, len(seeds))
+    assert table[Purpose.GIVE_UP].tolist() == [stream_key(s, 9, Purpose.GIVE_UP) for s in seeds]

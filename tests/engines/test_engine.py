@@ -10,7 +10,7 @@ from sim.core.inputs import compile_inputs
 from sim.core.random import replicate_seed
 from sim.core.world import build_world
 from sim.engines.state import LOCATED_METRICS, NATIONAL_METRICS, NO_ROUTE, Status
-from sim.engines.vector import Batch, initial_state, make_home, simulate, step_month
+from sim.engines.vector import Batch, make_home, simulate, step_month
 
 from helpers import Stepper, run_checked, small
 
@@ -272,8 +272,7 @@ def test_expected_deaths_agree_with_the_deaths_drawn():
     inputs = compile_inputs(scenario, world)
     seeds = list(range(1, 9))
     batch = Batch(world, [inputs] * len(seeds), seeds)
-    state = initial_state(world, [inputs] * len(seeds), seeds)
-    home = make_home(batch, state, grouped=False)
+    state, home = make_home(batch, [inputs] * len(seeds))
     diaspora = np.tile(world.diaspora, (batch.B, 1))
     expected = np.zeros(batch.B)
     for step in range(batch.T):

@@ -67,6 +67,7 @@ class MigrationModel(mesa.Model):
             "enforcement_spent_usd": lambda model: model.inputs.enforcement_spent[model.month_step].copy(),
         })
         self.events = self._empty_events()
+        self.active: list[int] = []       # agents on the way or at the border at the start of each month
 
     # ------------------------------------------------------------- set-up
     def _create_migrants(self) -> None:
@@ -114,6 +115,7 @@ class MigrationModel(mesa.Model):
         at_home = self.migrants.select(lambda m: m.free_to_leave())
         travelling = self.migrants.select(lambda m: m.status == Status.TRANSIT)
         at_border = self.migrants.select(lambda m: m.status == Status.BORDER)
+        self.active.append(len(travelling) + len(at_border))
 
         # home: decide, apply for parole, set out
         leaving = at_home.select(lambda m: m.decides_to_leave())
@@ -181,4 +183,5 @@ class MigrationModel(mesa.Model):
         return Counts({m: stacked(m, (n_origins,)) for m in NATIONAL_METRICS},
                       {m: stacked(m, (n_origins, N)) for m in LOCATED_METRICS},
                       stacked("aid_spent_usd", (n_origins,)),
-                      stacked("enforcement_spent_usd", (len(self.inputs.enforcement_spent[0]),)))
+                      stacked("enforcement_spent_usd", (len(self.inputs.enforcement_spent[0]),)),
+                      np.array(self.active, dtype=np.int64)[None])

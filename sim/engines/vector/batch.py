@@ -1,8 +1,11 @@
 """A batch of runs in one set of arrays: shared inputs, the agents' initial state, draws and event counts.
 
-Run ``b`` of a batch owns agents ``b*N .. b*N+N-1`` (global positions); an agent's number
-within its run (``position - b*N``) keys its random draws, so a run's numbers do not
-depend on the batch it is part of.
+Rows of the agent state are found by position. Per-agent engine: run ``b`` of a batch
+owns rows ``b*N .. b*N+N-1``, one per agent, and an agent's number within its run
+(``position - b*N``) keys its random draws. Grouped engine: rows exist only for people
+who have left home, and the rows of the ``B`` runs are interleaved (``position = person
+* B + b``), so a run's table can grow without moving anyone. Either way a run's numbers
+do not depend on the batch it is part of.
 """
 from __future__ import annotations
 
@@ -12,11 +15,12 @@ import numpy as np
 
 from ...core import rules
 from ...core.inputs import RunInputs
-from ...core.random import Purpose, stream_key, uniform
+from ...core.random import Purpose, seed_keys, stream_key, stream_keys, uniform
 from ...core.world import World, route_tables
 from ..state import EXPECTED_METRICS, LOCATED_METRICS, NATIONAL_METRICS, NO_ROUTE, AgentState
 
 INIT_CHUNK = 1 << 17           # agents per chunk when drawing initial traits (small temporaries)
+PURPOSE_CODES = 128            # purpose codes whose stream keys are made together at the start of a month
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:
@@ -37,8 +41,10 @@ class Batch:
     (``batch.route_open[b, t, r]``); per-run scalars become arrays of one value per run.
     """
 
-    def __init__(self, world: World, inputs: list[RunInputs], seeds: list[int]):
-        self.world, self.seeds = world, [int(s) for s in seeds]
+    def __init__(self, world: World, inputs: list[RunInputs], seeds: list[int], grouped: bool = False):
+        self.world, self.seeds, self.grouped = world, [int(s) for s in seeds], grouped
+        self._seed_keys = seed_keys(self.seeds)
+        self._keys_of_step = (-1, np.zeros((0, len(seeds)), np.uint64))   # this month's keys by purpose and run
         self.B, self.n = len(seeds), int(world.agents_per_origin.sum())
         self.T, self.warmup = len(inputs[0].calendar), inputs[0].warmup
         self.O, self.nodes = len(world.origins), len(world.node_ids)
@@ -48,9 +54,6 @@ class Batch:
                      "route_b_containment", "route_b_months", "attempt_probability", "give_up_probability"):
             setattr(self, name, np.array([getattr(i, name) for i in inputs]))
         self.weight = world.persons_per_agent
-        self.agent_origin = world.agent_origin      # origin of each agent of a run, built once per batch
-        # row of each agent's (origin, tie=0, risk level 0) entry in a run's flattened leave table
-        self.leave_row = self.agent_origin.astype(np.int16) * np.int16(2 * rules.RISK_LEVELS)
         tables = route_tables(world)
         self.node_country, self.own_country = tables.node_transit, tables.origin_transit
         self.route_edge_risk, self.entry_leg, self.max_slots = tables.edge_risk, tables.entry_leg, tables.max_slots
@@ -61,19 +64,35 @@ class Batch:
             """The stacked ``RunInputs`` arrays and per-run scalars set in ``__init__``."""
 
     def keys(self, step: int, purpose: int) -> np.ndarray:
-        """Stream key of every run for one month step and purpose."""
-        return np.array([stream_key(s, step, purpose) for s in self.seeds], dtype=np.uint64)
+        """Stream key of every run for one month step and purpose (``stream_key``).
+
+        The keys of every purpose code below ``PURPOSE_CODES`` are made at once, the first time a month asks.
+        """
+        month, keys = self._keys_of_step
+        if month != step:
+            keys = stream_keys(self._seed_keys[None, :], step, np.arange(PURPOSE_CODES, dtype=np.uint64)[:, None])
+            self._keys_of_step = (step, keys)
+        return keys[purpose] if purpose < PURPOSE_CODES else stream_keys(self._seed_keys, step, purpose)
+
+    def locate(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run and person number within the run (the key of the person's draws) of the rows at positions ``idx``."""
+        if self.grouped:
+            if self.B == 1:
+                return np.zeros(idx.size, dtype=np.intp), idx.astype(np.uint64)
+            return idx % self.B, (idx // self.B).astype(np.uint64)
+        run = idx // self.n
+        return run, (idx - run * self.n).astype(np.uint64)
+
+    def run_of(self, idx: np.ndarray) -> np.ndarray:
+        """Run of the rows at positions ``idx``."""
+        if self.grouped:
+            return np.zeros(idx.size, dtype=np.intp) if self.B == 1 else idx % self.B
+        return idx // self.n
 
     def draw(self, step: int, purpose: int, idx: np.ndarray) -> np.ndarray:
-        """Uniform draws of the agents at global positions ``idx`` (each keyed by its number within its run)."""
-        run, ids = runs_of(idx, self.n)
+        """Uniform draws of the rows at positions ``idx`` (each keyed by its person's number within its run)."""
+        run, ids = self.locate(idx)
         return uniform(self.keys(step, purpose)[run], ids)
-
-
-def runs_of(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Run index and agent id (within its run) of global agent positions."""
-    run = idx // n
-    return run, (idx - run * n).astype(np.uint64)
 
 
 def initial_state(world: World, inputs: list[RunInputs], seeds: list[int]) -> AgentState:
@@ -103,10 +122,10 @@ def initial_state(world: World, inputs: list[RunInputs], seeds: list[int]) -> Ag
 
 
 class Events:
-    """Counts of this month's events by run, origin (and node)."""
+    """Counts of this month's events by run, origin (and node); ``idx`` are positions of rows of ``state``."""
 
-    def __init__(self, batch: Batch):
-        self.batch = batch
+    def __init__(self, batch: Batch, state: AgentState):
+        self.batch, self.state = batch, state      # the state's arrays are read at each call (a table may grow)
         B, n_origins, N = batch.B, batch.O, batch.nodes
         self.national = {m: np.zeros((B, n_origins), np.int64) for m in NATIONAL_METRICS}
         self.located = {m: np.zeros((B, n_origins, N), np.int64) for m in LOCATED_METRICS
@@ -116,27 +135,23 @@ class Events:
     def national_add(self, metric: str, idx: np.ndarray) -> None:
         """Count one event of ``metric`` for each agent at global positions ``idx``."""
         if idx.size:
-            key = (idx // self.batch.n) * self.batch.O + self.batch_origin(idx)
+            key = self.batch.run_of(idx) * self.batch.O + self.state.origin[idx]
             self.national[metric] += np.bincount(key, minlength=self.national[metric].size).reshape(
                 self.national[metric].shape)
 
     def located_add(self, metric: str, idx: np.ndarray, node: np.ndarray) -> None:
         """Count one event of ``metric`` at node ``node`` for each agent at global positions ``idx``."""
         if idx.size:
-            key = ((idx // self.batch.n) * self.batch.O + self.batch_origin(idx)) * self.batch.nodes + node
+            key = (self.batch.run_of(idx) * self.batch.O + self.state.origin[idx]) * self.batch.nodes + node
             self.located[metric] += np.bincount(key, minlength=self.located[metric].size).reshape(
                 self.located[metric].shape)
 
     def exposed(self, idx: np.ndarray, leg: np.ndarray | int) -> None:
-        """Agents at global positions ``idx`` travelled exposure leg ``leg`` (an edge, or the border crossing)."""
+        """Rows at positions ``idx`` travelled exposure leg ``leg`` (an edge, or the border crossing)."""
         if idx.size:
             legs = self.exposures.shape[2]
-            key = ((idx // self.batch.n) * self.batch.O + self.batch_origin(idx)) * legs + leg
+            key = (self.batch.run_of(idx) * self.batch.O + self.state.origin[idx]) * legs + leg
             self.exposures += np.bincount(key, minlength=self.exposures.size).reshape(self.exposures.shape)
-
-    def batch_origin(self, idx: np.ndarray) -> np.ndarray:
-        """Origin position of the agents at global positions ``idx``."""
-        return self.batch.agent_origin[idx % self.batch.n].astype(np.int64)
 
     def result(self) -> dict[str, np.ndarray]:
         """This month's counts by metric (deaths: expected, from the exposures)."""

@@ -4,12 +4,13 @@ Who decides is found in one of two ways, chosen once per run (``make_home``):
 
 - ``PerAgentHome``: one draw per person free to leave (the reference; the Mesa engine
   reproduces it exactly);
-- ``HomePools`` (``pools.py``): the people free to leave kept in groups of equal leave
-  probability, with one binomial draw per group (the same distribution; the cost
-  follows the people who move).
+- ``HomePools`` (``pools.py``): people who have never left held as counts in groups of
+  equal leave probability, with binomial draws per group (the same distribution; the cost
+  and the memory follow the people who move).
 
 Both implement ``Home``, which also keeps the books the other phases need: who is on the
-way at the start of the month, and who is on the way at its end.
+way at the start of the month, and who is on the way at its end. Positions are those of
+rows of the agent state (``Batch.locate``).
 """
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ from typing import Protocol
 import numpy as np
 
 from ...core import rules
-from ...core.random import Purpose, stream_key, uniform
+from ...core.inputs import RunInputs
+from ...core.random import Purpose, uniform
 from ..state import AgentState, Event, Status, free_to_leave, on_the_way
-from .batch import Batch, Events
+from .batch import Batch, Events, initial_state
 from .pools import HomePools
+
+CHUNK = 1 << 16                # agents drawn at a time by the per-agent home phase
 
 
 class Home(Protocol):
-    """How the home phase finds this month's leavers, and who is on the way (global agent positions)."""
+    """How the home phase finds this month's leavers, and who is on the way (positions of rows)."""
 
     def on_the_way(self) -> tuple[np.ndarray, np.ndarray]:
         """Start of month: who is travelling and who is waiting at the border (ascending)."""
@@ -48,24 +52,30 @@ class PerAgentHome:
 
     def __init__(self, batch: Batch, state: AgentState):
         self.batch, self.state = batch, state
+        # each agent's (origin, tie 0, risk level 0) entry in a run's flattened leave table (agents of a run)
+        self.leave_row = state.origin[:batch.n].astype(np.int16) * np.int16(2 * rules.RISK_LEVELS)
+        self.movers = np.flatnonzero(on_the_way(state.status))     # as found at the end of the last month
 
     def on_the_way(self) -> tuple[np.ndarray, np.ndarray]:
-        status = self.state.status
-        return np.flatnonzero(status == Status.TRANSIT), np.flatnonzero(status == Status.BORDER)
+        status = self.state.status[self.movers]
+        return self.movers[status == Status.TRANSIT], self.movers[status == Status.BORDER]
 
     def leavers(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        """Every agent drawn, run by run, in chunks of at most ``CHUNK`` agents (cache-sized temporaries)."""
         batch, state, n = self.batch, self.state, self.batch.n
-        ids = np.arange(n, dtype=np.uint64)
-        origin = batch.agent_origin
         leavers = []
-        for b, seed in enumerate(batch.seeds):
-            part = slice(b * n, (b + 1) * n)
-            u = uniform(stream_key(seed, step, Purpose.LEAVE), ids)
-            p = table[b].reshape(-1)[batch.leave_row + state.tie[part] * rules.RISK_LEVELS + state.risk_level[part]]
-            decide = u < p
-            decide &= free_to_leave(state.status[part], state.blocked_until[part], step)
-            decide &= rules.can_afford(state.savings[part], threshold[b][origin])
-            leavers.append(np.flatnonzero(decide) + b * n)
+        for b, key in enumerate(batch.keys(step, Purpose.LEAVE)):
+            p_table, threshold_b = table[b].reshape(-1), threshold[b]
+            for first in range(0, n, CHUNK):
+                agents = slice(first, min(first + CHUNK, n))
+                rows = slice(b * n + agents.start, b * n + agents.stop)
+                u = uniform(key, np.arange(agents.start, agents.stop, dtype=np.uint64))
+                # ``take`` with small integer codes: much faster than fancy indexing with uint8/int16 indices
+                p = p_table.take(self.leave_row[agents] + state.tie[rows] * rules.RISK_LEVELS + state.risk_level[rows])
+                decide = u < p
+                decide &= free_to_leave(state.status[rows], state.blocked_until[rows], step)
+                decide &= rules.can_afford(state.savings[rows], threshold_b.take(state.origin[rows]))
+                leavers.append(np.flatnonzero(decide) + rows.start)
         return np.concatenate(leavers)
 
     def stay(self, idx: np.ndarray) -> None:
@@ -75,12 +85,20 @@ class PerAgentHome:
         """Nothing to do: next month's draw reads the state again."""
 
     def end_month(self, travellers: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(on_the_way(self.state.status))
+        """Those still on the way and those who set out this month (nobody else can have started moving)."""
+        still = on_the_way(self.state.status[self.movers])
+        self.movers = np.sort(np.concatenate([self.movers[still], travellers]))
+        return self.movers
 
 
-def make_home(batch: Batch, state: AgentState, grouped: bool) -> Home:
-    """The home phase of a run: grouped draws (``HomePools``) or one draw per person."""
-    return HomePools(batch, state) if grouped else PerAgentHome(batch, state)
+def make_home(batch: Batch, inputs: list[RunInputs]) -> tuple[AgentState, Home]:
+    """The agent state and the home phase of a batch, chosen once: grouped draws (``HomePools``: rows only for
+    people who leave) when ``batch.grouped``, else one row and one draw per person (``PerAgentHome``)."""
+    if batch.grouped:
+        pools = HomePools(batch, inputs)
+        return pools.state, pools
+    state = initial_state(batch.world, inputs, batch.seeds)
+    return state, PerAgentHome(batch, state)
 
 
 def leave_table(batch: Batch, step: int, diaspora: np.ndarray) -> np.ndarray:
@@ -108,7 +126,7 @@ def home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray,
                home: Home) -> np.ndarray:
     """People at home (or returned and no longer barred) decide whether and how to leave.
 
-    Returns the global positions of those who set out (now on the way).
+    Returns the positions of those who set out (now on the way).
     """
     table = leave_table(batch, step, diaspora)                   # (B, O, 2, levels)
     threshold = rules.affordability_threshold(batch.cheapest_route_usd[:, step], batch.savings_multiplier[:, step])
@@ -121,12 +139,11 @@ def home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray,
 
 def set_out(batch: Batch, state: AgentState, step: int, leave: np.ndarray, events: Events) -> None:
     """Leavers apply for parole (with a sponsor, when their nationality has places) or choose a route."""
-    n, t = batch.n, step
-    origin = batch.agent_origin
+    t = step
+    origin = state.origin
     if leave.size == 0:
         return
-    run = leave // n
-    o = origin[leave % n]
+    run, o = batch.run_of(leave), origin[leave]
     # parole: people with a sponsor whose nationality has parole places apply instead of travelling
     pool = batch.parole_pool[run, t, o]
     applies = (pool >= 0) & (state.tie[leave] == 1) & parole_is_open(batch, t)[run, o]
@@ -143,7 +160,7 @@ def set_out(batch: Batch, state: AgentState, step: int, leave: np.ndarray, event
     travel = leave[~applies]
     if travel.size == 0:
         return
-    run, o = travel // n, origin[travel % n]
+    run, o = batch.run_of(travel), origin[travel]
     routes = batch.world.origin_routes[o]                        # (k, max routes)
     valid = routes >= 0
     r = np.maximum(routes, 0)
@@ -160,5 +177,5 @@ def set_out(batch: Batch, state: AgentState, step: int, leave: np.ndarray, event
     travel, chosen = travel[go], routes[np.flatnonzero(go), pick[go]]
     state.route[travel] = chosen
     state.leg[travel] = 0
-    state.savings[travel] = rules.savings_after_journey(state.savings[travel], batch.route_cost[travel // n, chosen])
+    state.savings[travel] = rules.savings_after_journey(state.savings[travel], batch.route_cost[run[go], chosen])
     state.enter(travel, Event.SET_OUT, step)

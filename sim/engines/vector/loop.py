@@ -24,7 +24,7 @@ from ...core.inputs import RunInputs
 from ...core.world import World
 from ..memory import check_memory
 from ..state import EXPECTED_METRICS, LOCATED_METRICS, NATIONAL_METRICS, AgentState, Counts, Status
-from .batch import Batch, Events, initial_state
+from .batch import Batch, Events
 from .home import Home, home_phase, make_home
 from .phases import border_phase, transit_phase
 
@@ -34,24 +34,25 @@ def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress: 
     """Run a batch: one ``RunInputs`` and one seed per run; returns agent counts of every metric.
 
     ``grouped``: draw home decisions per group (``HomePools``): the same distribution as
-    per-agent draws at a cost that follows the movers; per-agent draws (the default) are
-    the ones the Mesa engine reproduces exactly. ``progress(k)`` is called with the
-    run-months done after each month.
+    per-agent draws at a cost, in time and memory, that follows the movers; per-agent draws
+    (the default) are the ones the Mesa engine reproduces exactly. ``progress(k)`` is called
+    with the run-months done after each month.
     """
     n = int(world.agents_per_origin.sum())
     check_memory(n, len(seeds), "grouped" if grouped else "vector")
-    batch = Batch(world, inputs, seeds)
-    state = initial_state(world, inputs, seeds)
-    home = make_home(batch, state, grouped)
+    batch = Batch(world, inputs, seeds, grouped)
+    state, home = make_home(batch, inputs)
     T_out = batch.T - batch.warmup
     shape = (batch.B, T_out, batch.O)
     counts = Counts({m: np.zeros(shape, np.int64) for m in NATIONAL_METRICS},
                     {m: np.zeros((*shape, batch.nodes), np.float64 if m in EXPECTED_METRICS else np.int64)
                      for m in LOCATED_METRICS},
-                    batch.aid_spent[:, batch.warmup:].copy(), batch.enforcement_spent[:, batch.warmup:].copy())
+                    batch.aid_spent[:, batch.warmup:].copy(), batch.enforcement_spent[:, batch.warmup:].copy(),
+                    np.zeros((batch.B, batch.T), np.int64))
     diaspora = np.tile(world.diaspora, (batch.B, 1))
     for step in range(batch.T):
         month_counts = step_month(batch, state, step, diaspora, home)
+        counts.active[:, step] = month_counts.pop("active")
         if step >= batch.warmup:
             t = step - batch.warmup
             for name, value in month_counts.items():
@@ -62,18 +63,22 @@ def simulate(world: World, inputs: list[RunInputs], seeds: list[int], progress: 
 
 
 def step_month(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray, home: Home) -> dict[str, np.ndarray]:
-    """Advance every agent of the batch by one month; returns this month's counts by metric.
+    """Advance every agent of the batch by one month; returns this month's counts by metric, and ``active``:
+    agents on the way or at the border at the start of the month, by run.
 
     ``home``: how the home phase draws its leavers (``make_home``); ``diaspora`` (B, O)
     persons grows with this month's entries.
     """
-    world, status = batch.world, state.status
+    world = batch.world
     transit, border = home.on_the_way()
-    events = Events(batch)
+    events = Events(batch, state)
+    active = np.bincount(batch.run_of(transit), minlength=batch.B) + np.bincount(batch.run_of(border),
+                                                                                minlength=batch.B)
 
     travellers = home_phase(batch, state, step, diaspora, events, home)
     transit_phase(batch, state, step, transit, events)
     border_phase(batch, state, step, border, events)
+    status = state.status             # read after the home phase: the grouped engine's table may have grown
     for idx in (transit, border):
         home.returned(idx[(status[idx] == Status.RETURNED)])
 
@@ -83,4 +88,4 @@ def step_month(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray,
     location = np.where(status[moving] == Status.BORDER, world.border,
                         world.route_nodes[state.route[moving], state.leg[moving]])
     events.located_add("in_transit", moving, location)
-    return events.result()
+    return {**events.result(), "active": active}

@@ -4,7 +4,8 @@
    each policed node (capacity shared out from start-of-month passages);
 3. border: appointments (capacity shared), crossing attempts, apprehension and its outcome.
 
-Both act on the agents chosen at the start of the month (``idx``: global positions).
+Both act on the agents chosen at the start of the month (``idx``: positions of their rows in the
+agent state; ``Batch.locate`` gives each row's run and person).
 """
 from __future__ import annotations
 
@@ -21,9 +22,8 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
     """People on the way travel one month: death risk on each leg, containment at each node."""
     if idx.size == 0:
         return
-    world, n, t = batch.world, batch.n, step
-    run = idx // n
-    o = batch.agent_origin[idx % n]
+    world, t = batch.world, step
+    run, o = batch.run_of(idx), state.origin[idx].astype(np.intp)
     r, leg = state.route[idx].astype(np.intp), state.leg[idx].astype(np.intp)
     target = world.next_leg[r, leg].astype(np.intp)
     slots = []
@@ -36,26 +36,28 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
         slots.append((position, reached, node, country))
     # capacity shared out from start-of-month passages (persons), by run and country
     C = len(TRANSIT_COUNTRIES)
-    demand = np.zeros((batch.B, C, batch.O))
+    passages = np.zeros(batch.B * C * batch.O, dtype=np.int64)
     for _, _, _, country in slots:
         hit = country >= 0
-        np.add.at(demand, (run[hit], country[hit], o[hit]), 1)
+        passages += np.bincount((run[hit] * C + country[hit]) * batch.O + o[hit], minlength=passages.size)
+    demand = passages.reshape(batch.B, C, batch.O).astype(np.float64)
     p_eff = rules.capacity_share(batch.containment_probability[:, t], batch.containment_capacity[:, t],
                                  rules.persons(demand, batch.weight))
     moving = np.ones(idx.size, dtype=bool)
     death_slot = np.zeros(idx.size, dtype=np.intp)
     caught_slot = np.zeros(idx.size, dtype=np.intp)
     for s, (position, reached, _, country) in enumerate(slots, start=1):
-        active = reached & moving
-        exposed = np.flatnonzero(active)                         # every leg travelled adds its death risk
-        events.exposed(idx[exposed], batch.leg_edge[r[exposed], position[exposed]])
-        die = active & (batch.draw(step, Purpose.DEATH + s, idx) < batch.route_edge_risk[r, position])
+        active = np.flatnonzero(reached & moving)            # draws only for those on this leg (same numbers)
+        events.exposed(idx[active], batch.leg_edge[r[active], position[active]])   # each leg adds its death risk
+        die = active[batch.draw(step, Purpose.DEATH + s, idx[active]) < batch.route_edge_risk[r[active],
+                                                                                             position[active]]]
         death_slot[die] = s
-        policed = active & ~die & (country >= 0)
-        p = np.where(policed, p_eff[run, np.maximum(country, 0)], 0.0)
-        caught = policed & (batch.draw(step, Purpose.INTERCEPT + s, idx) < p)
+        moving[die] = False
+        policed = active[moving[active] & (country[active] >= 0)]
+        p = p_eff[run[policed], country[policed]]
+        caught = policed[batch.draw(step, Purpose.INTERCEPT + s, idx[policed]) < p]
         caught_slot[caught] = s
-        moving &= ~(die | caught)
+        moving[caught] = False
     node_of = np.stack([sl[2] for sl in slots], axis=1)          # (k, slots): node reached in each slot
     died = np.flatnonzero(death_slot)
     state.enter(idx[died], Event.DIED, step)
@@ -81,11 +83,11 @@ def border_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, ev
     """People waiting at the US border: appointments, crossing attempts and what follows."""
     if idx.size == 0:
         return
-    n, t = batch.n, step
-    run, o = idx // n, batch.agent_origin[idx % n]
+    t = step
+    run, o = batch.run_of(idx), state.origin[idx].astype(np.intp)
     eligible = batch.appointment_eligible[run, t, o]
-    demand = np.zeros((batch.B, batch.O))
-    np.add.at(demand, (run[eligible], o[eligible]), 1)
+    demand = np.bincount(run[eligible] * batch.O + o[eligible], minlength=batch.B * batch.O).reshape(
+        batch.B, batch.O).astype(np.float64)
     share = rules.capacity_share(1.0, batch.appointment_places[:, t], rules.persons(demand, batch.weight))
     appointment = eligible & (batch.draw(step, Purpose.APPOINTMENT, idx) < share[run])
     got = idx[appointment]

@@ -1,206 +1,266 @@
-"""Grouped home decisions: the cost of a month follows the people who move, not the population.
+"""Grouped home decisions: people who have never left are counts, not rows; time and memory follow the movers.
 
-Everyone free to leave is kept per run, grouped by (origin, tie, risk level): inside a
-group the leave probability ``p`` is the same for all and only the savings differ. The
-*main pool* of a run holds each group sorted by savings (richest first), so the people
-who can afford the journey are a prefix of the group. Instead of one draw per person the
-engine draws how many of the ``n`` who can afford it leave, ``k ~ Binomial(n, p)``, and
-then which ``k``, uniformly without replacement: the same distribution as ``n``
-independent draws with probability ``p`` (tests/engines/test_home_pools.py checks it).
+People who have never left home differ only in their group (origin, tie, risk level),
+which fixes their leave probability, and in their savings, which decide whether they
+can afford the journey. Savings are drawn once, from the uniform ``u = k / 2**53`` of
+``sim.core.random`` through ``rules.initial_savings``, which increases with ``u``: a
+person can afford this month's journey when ``k`` is at or above a *cut*. So the engine
+keeps, per run, origin and group, counts of people by *interval* of ``k``. The intervals
+are split at every month's cut, so everyone in an interval has had the same chances to
+leave so far, and their ``k`` are still independent and uniform on it. A month, per run:
 
-Leavers are not cut out of the main pool at once: they are marked (*tombstones*) and
-skipped when drawing. People who come back (returned migrants whose bar has ended,
-leavers who found no way out) wait in a small *side pool*, where each person gets their
-own draw (``sim.core.random``), as in per-agent mode. Now and then (many tombstones or a large
-side pool) the main pool is rebuilt. So a month costs in proportion to the groups, the
-leavers and the side pool; the population is touched only at rebuilds.
+1. each origin's cut (the smallest ``k`` whose savings cover the threshold; a bisection
+   over ``k``, the same float32 savings and comparison as in per-agent mode) splits the
+   interval it falls in: ``Binomial(count, share of the interval above the cut)``;
+2. in each interval at or above the cut, ``Binomial(count, p)`` people leave, ``p`` the
+   group's leave probability: the distribution of one draw per person;
+3. each leaver gets a row of the agent state (``AgentState``, 15 bytes): ``k`` uniform on
+   their interval, hence their savings, as the per-agent engine would have drawn them;
+   tie and risk level from the group.
 
-Draws for the main pool come from a generator keyed by (run seed, month, purpose), so
-they do not depend on the batch. Pool keys are ``group << 32 | order(-savings)`` (uint64).
+People with a row who are home again (returned once their bar ends, leavers who found no
+way out) wait in a *side pool* and draw one by one, as in per-agent mode. Memory: the
+counts (origins x 16 groups x intervals, at most one interval more a month, per run) and
+a row per person who has left at least once; time follows the movers. Rows of the runs
+are interleaved (``Batch.locate``) and each run numbers its people in the order they
+first leave, so the table grows without moving anyone and a run's draws do not depend
+on its batch. Draws of counts come from a generator keyed by (run seed, month, purpose).
+
+A population that changes (people arriving in a place during a run) adds counts with
+``HomePools.add_people``.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...core import rules
-from ...core.random import Purpose, stream_key, uniform
-from ..state import Status, on_the_way
+from ...core.random import Purpose, stream_key
+from ..memory import check_growth
+from ..state import NO_ROUTE, STATE_BYTES_PER_AGENT, AgentState, Status, on_the_way
 
-POOL_BYTES_PER_AGENT = 12          # uint64 key + uint32 agent number
-REBUILD_DEAD_SHARE = 0.05          # rebuild when tombstones exceed this share of the main pool
-REBUILD_SIDE_SHARE = 0.05          # ... or when the side pool exceeds this share of it
-BUILD_CHUNK = 1 << 20              # agents sorted at a time when building a pool
-_EMPTY_KEYS = np.zeros(0, dtype=np.uint64)
+if TYPE_CHECKING:
+    from ...core.inputs import RunInputs
+    from .batch import Batch
 
-
-def _order(neg_savings: np.ndarray) -> np.ndarray:
-    """uint64 codes of float32 values that sort like the values."""
-    bits = np.ascontiguousarray(neg_savings, dtype=np.float32).view(np.uint32)
-    return np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000)).astype(np.uint64)
-
-
-def _float32_at_least(threshold: np.ndarray) -> np.ndarray:
-    """The smallest float32 >= each float64 threshold: ``s >= t`` (float64) iff ``s >= that`` for float32 ``s``."""
-    with np.errstate(over="ignore"):
-        low = threshold.astype(np.float32)
-    return np.where(low.astype(np.float64) < threshold, np.nextafter(low, np.float32(np.inf)), low)
+U_STEPS = 1 << 53
+"""Uniform draws are ``k / 2**53`` with ``k`` in ``0 .. 2**53 - 1`` (``sim.core.random.uniform``)."""
+GROUPS = 2 * rules.RISK_LEVELS       # (tie, risk level) groups of an origin
+GROWTH = 1.5                         # the table of rows grows by this factor (never past the run's agents)
+FIRST_ROWS = 4096                    # rows per run at the start
 
 
-class RunPool:
-    """The people of one run who are free to leave: main pool (sorted, with tombstones) and side pool."""
+def savings_at(gdp_per_capita_usd: Any, savings_to_income: Any, sigma: Any, k: Any) -> np.ndarray:
+    """Savings (float32 USD) of a person whose savings draw is ``u = k / 2**53``, as ``initial_state`` stores them."""
+    u = np.asarray(k, dtype=np.uint64) * (1.0 / U_STEPS)
+    return rules.initial_savings(gdp_per_capita_usd, savings_to_income, sigma, u).astype(np.float32)
 
-    def __init__(self, keys: np.ndarray, members: np.ndarray):
-        self.keys, self.members = keys, members
-        self.dead = np.zeros(0, dtype=np.int64)      # sorted positions in keys/members of people who left
-        self.side = np.zeros(0, dtype=np.int64)      # agent numbers (within the run) waiting in the side pool
+
+def affordability_cut(gdp_per_capita_usd: Any, savings_to_income: Any, sigma: Any, threshold_usd: Any) -> np.ndarray:
+    """Smallest ``k`` whose savings can afford ``threshold_usd`` (``U_STEPS``: nobody), by bisection over ``k``.
+
+    ``rules.can_afford`` on the float32 savings of ``savings_at`` is monotone in ``k``, so the
+    people who can afford the journey are exactly those with ``k`` at or above the cut.
+    """
+    below = np.full(np.shape(threshold_usd), -1, dtype=np.int64)       # cannot afford (or -1)
+    above = np.full(np.shape(threshold_usd), U_STEPS, dtype=np.int64)  # can afford (or 2**53)
+    while True:
+        open_ = above - below > 1
+        if not open_.any():
+            return above
+        mid = np.where(open_, (below + above) // 2, 0)
+        ok = rules.can_afford(savings_at(gdp_per_capita_usd, savings_to_income, sigma, mid), threshold_usd)
+        above = np.where(open_ & ok, mid, above)
+        below = np.where(open_ & ~ok, mid, below)
+
+
+class RunCounts:
+    """People of one run who have never left: counts by origin, tie, risk level and interval of ``k``."""
+
+    def __init__(self, origins: int, columns: int):
+        self.lo = np.zeros((origins, columns), dtype=np.int64)     # interval [lo, hi) of k
+        self.hi = np.zeros((origins, columns), dtype=np.int64)
+        self.count = np.zeros((origins, 2, rules.RISK_LEVELS, columns), dtype=np.int64)
+        self.lo[:, 0], self.hi[:, 0] = 0, U_STEPS
+        self.columns = 1                                           # intervals in use (per origin)
+
+    def split(self, cut: np.ndarray, rng: np.random.Generator) -> None:
+        """Split each origin's interval that holds its ``cut`` strictly inside, binomially by length."""
+        K = self.columns
+        lo, hi = self.lo[:, :K], self.hi[:, :K]
+        rows, cols = np.nonzero((lo < cut[:, None]) & (cut[:, None] < hi))
+        if rows.size == 0:
+            return
+        if K == self.lo.shape[1]:
+            self._widen()
+        upper = (self.hi[rows, cols] - cut[rows]) / (self.hi[rows, cols] - self.lo[rows, cols])
+        up = rng.binomial(self.count[rows, :, :, cols], upper[:, None, None])
+        self.count[rows, :, :, cols] -= up
+        self.count[rows, :, :, K] = up
+        self.lo[rows, K], self.hi[rows, K] = cut[rows], self.hi[rows, cols]
+        self.hi[rows, cols] = cut[rows]
+        self.columns = K + 1
+
+    def _widen(self) -> None:
+        extra = max(8, self.lo.shape[1] // 2)
+        self.lo = np.pad(self.lo, ((0, 0), (0, extra)))
+        self.hi = np.pad(self.hi, ((0, 0), (0, extra)))
+        self.count = np.pad(self.count, ((0, 0), (0, 0), (0, 0), (0, extra)))
+
+    def people(self) -> np.ndarray:
+        """People who have never left, by origin."""
+        return self.count.sum(axis=(1, 2, 3))
+
+    def nbytes(self) -> int:
+        return self.lo.nbytes + self.hi.nbytes + self.count.nbytes
 
 
 class HomePools:
-    """Agents free to leave, by run and (origin, tie, risk level); those barred for now; those on the way.
+    """People free to leave, by run: never left (``RunCounts``) or with a row (side pool); barred; on the way.
 
-    The grouped implementation of the home phase's ``Home`` interface (``home.py``).
+    The grouped implementation of the home phase's ``Home`` interface (``home.py``); it owns
+    the agent state of the batch (``state``: rows only for people who have left).
     """
 
-    def __init__(self, batch, state):
-        self.n, self.B = batch.n, batch.B
-        self.groups = batch.O * 2 * rules.RISK_LEVELS
-        self.seeds = batch.seeds
-        self.group_of = batch.leave_row       # (origin, tie 0, level 0) row; tie and level added per agent
-        self.state = state
-        group_ids = np.arange(self.groups)
-        self.shifted = group_ids.astype(np.uint64) << np.uint64(32)
-        self.origin_of_group = group_ids // (2 * rules.RISK_LEVELS)
-        self.block_ends = np.cumsum(batch.world.agents_per_origin)      # agents are grouped by origin
-        self.runs = [self._initial_pool(b) for b in range(self.B)]
-        self.barred = np.zeros(0, dtype=np.int64)         # global positions of people barred from leaving
-        self.movers = np.zeros(0, dtype=np.int64)         # global positions of people on the way or at the border
+    def __init__(self, batch: Batch, inputs: list[RunInputs]):
+        self.batch, self.B, self.n = batch, batch.B, batch.n
+        world = batch.world
+        self.gdp = world.gdp_per_capita
+        self.agents = world.agents_per_origin
+        self.savings_to_income = np.array([i.savings_to_income for i in inputs])
+        self.savings_sigma = np.array([i.savings_sigma for i in inputs])
+        self.capacity = min(FIRST_ROWS, self.n)                  # rows per run in the table
+        self.state = _empty_state(self.B * self.capacity)
+        self.rows = np.zeros(self.B, dtype=np.int64)            # rows used by each run (people who have left)
+        self.runs = [RunCounts(batch.O, batch.T + 1) for _ in range(self.B)]
+        for b, (inp, seed) in enumerate(zip(inputs, batch.seeds, strict=True)):
+            p_tie = rules.tie_probability(world.diaspora, world.population, inp.tie_scale)
+            rng = np.random.Generator(np.random.Philox(key=stream_key(seed, 0, Purpose.TIE)))
+            self.add_people(b, np.arange(batch.O), self.agents, p_tie, rng)
+        self.cut = np.full((self.B, batch.O), -1, dtype=np.int64)          # this month's cut by run and origin
+        self._threshold = np.full((self.B, batch.O), np.nan)                # threshold the cut was computed for
+        self.side = np.zeros(0, dtype=np.int64)       # rows of people free to leave again (one draw each)
+        self.barred = np.zeros(0, dtype=np.int64)     # rows of people barred from leaving for now
+        self.movers = np.zeros(0, dtype=np.int64)     # rows of people on the way or at the border
 
-    def _group(self, b: int, local: np.ndarray) -> np.ndarray:
-        part = slice(b * self.n, (b + 1) * self.n)
-        return (self.group_of[local].astype(np.int64) + self.state.tie[part][local].astype(np.int64) * rules.RISK_LEVELS
-                + self.state.risk_level[part][local].astype(np.int64))
+    def add_people(self, b: int, origins: np.ndarray, people: np.ndarray, p_tie: np.ndarray,
+                   rng: np.random.Generator) -> None:
+        """``people[i]`` new people of origin ``origins[i]`` in run ``b``, with a tie with probability ``p_tie``
+        of their origin, risk levels equally likely and savings drawn afresh: shared among (tie, level) groups
+        and among the intervals of ``k`` by length (multinomial)."""
+        counts = self.runs[b]
+        K = counts.columns
+        for o, m in zip(origins, people, strict=True):
+            share = np.concatenate([np.full(rules.RISK_LEVELS, (1.0 - p_tie[o]) / rules.RISK_LEVELS),
+                                    np.full(rules.RISK_LEVELS, p_tie[o] / rules.RISK_LEVELS)])
+            length = (counts.hi[o, :K] - counts.lo[o, :K]) / U_STEPS
+            cells = rng.multinomial(int(m), (share[:, None] * length[None, :]).ravel())
+            counts.count[o, :, :, :K] += cells.reshape(2, rules.RISK_LEVELS, K)
 
-    def _initial_pool(self, b: int) -> RunPool:
-        """Everyone of run ``b``, sorted origin block by origin block (blocks follow the group order)."""
-        keys = np.empty(self.n, dtype=np.uint64)
-        members = np.empty(self.n, dtype=np.uint32 if self.n < 2**32 else np.int64)
-        start = 0
-        for end in self.block_ends:                # temporaries of one origin's block at a time
-            for first in range(start, end, BUILD_CHUNK):
-                block = self._sorted_pool(b, np.arange(first, min(first + BUILD_CHUNK, end), dtype=np.int64))
-                keys[first: first + block.keys.size] = block.keys
-                members[first: first + block.keys.size] = block.members
-            # chunks of one origin are sorted each on its own: merge them when there are several
-            if end - start > BUILD_CHUNK:
-                order = np.argsort(keys[start:end], kind="stable")
-                keys[start:end] = keys[start:end][order]
-                members[start:end] = members[start:end][order]
-            start = end
-        return RunPool(keys, members)
-
-    def _sorted_pool(self, b: int, local: np.ndarray) -> RunPool:
-        keys = np.empty(local.size, dtype=np.uint64)
-        savings = self.state.savings[b * self.n: (b + 1) * self.n]
-        for first in range(0, local.size, BUILD_CHUNK):    # in chunks: small temporaries for huge pools
-            part = local[first: first + BUILD_CHUNK]
-            keys[first: first + part.size] = (self._group(b, part).astype(np.uint64) << np.uint64(32)
-                                              | _order(-savings[part] + np.float32(0)))
-        members = local[np.argsort(keys, kind="stable")].astype(np.uint32)
-        keys.sort(kind="stable")
-        return RunPool(keys, members)
-
+    # ------------------------------------------------------------- the month
     def leavers(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-        """Start of month: release those whose bar has ended, then draw this month's leavers."""
-        self.release(step)
-        return self.draw_leavers(step, table, threshold)
-
-    def draw_leavers(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-        """Global positions of this month's leavers, taken out of the pools.
+        """Rows of this month's leavers: people whose bar ended join the side pool, then everyone free draws.
 
         ``table``: leave probability (B, O, 2, levels); ``threshold``: savings needed (B, O), USD.
         """
-        out = []
-        for b, pool in enumerate(self.runs):
-            p = table[b].reshape(-1)
-            picked = self._draw_main(b, pool, step, p, threshold[b])
-            from_side = self._draw_side(b, pool, step, p, threshold[b])
-            out += [pool.members[picked].astype(np.int64) + b * self.n, from_side + b * self.n]
-            if picked.size:
-                picked = np.sort(picked)
-                pool.dead = np.insert(pool.dead, np.searchsorted(pool.dead, picked), picked)
-            if pool.dead.size > REBUILD_DEAD_SHARE * pool.keys.size or \
-                    pool.side.size > REBUILD_SIDE_SHARE * pool.keys.size:
-                self._rebuild(b)
-        return np.concatenate(out)
+        self.release(step)
+        from_side = self._draw_side(step, table, threshold)
+        self._update_cuts(threshold)
+        new = [self._draw_counts(b, step, table[b]) for b in range(self.B)]
+        return np.concatenate([from_side, *new])
 
-    def _draw_main(self, b: int, pool: RunPool, step: int, p: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-        """Positions in the main pool of its leavers: Binomial count per group, then a uniform choice."""
-        limit = _float32_at_least(threshold[self.origin_of_group])
-        affordable = np.isfinite(limit)
-        bound = self.shifted | _order(-np.where(affordable, limit, np.float32(0)) + np.float32(0))
-        first = np.searchsorted(pool.keys, self.shifted, side="left")
-        end = np.where(affordable, np.searchsorted(pool.keys, bound, side="right"), first)
-        dead = np.searchsorted(pool.dead, end) - np.searchsorted(pool.dead, first)
-        rng = np.random.Generator(np.random.Philox(key=stream_key(self.seeds[b], step, Purpose.LEAVE)))
-        k = rng.binomial(end - first - dead, p)
-        if not k.any():
+    def _update_cuts(self, threshold: np.ndarray) -> None:
+        """Affordability cut of every run and origin whose threshold changed since the last month."""
+        changed = self._threshold != threshold
+        if changed.any():
+            run, o = np.nonzero(changed)
+            self.cut[run, o] = affordability_cut(self.gdp[o], self.savings_to_income[run], self.savings_sigma[run],
+                                                 threshold[run, o])
+            self._threshold[run, o] = threshold[run, o]
+
+    def _draw_counts(self, b: int, step: int, p: np.ndarray) -> np.ndarray:
+        """Leavers of run ``b`` among people who have never left (binomial per interval); returns their new rows."""
+        counts, cut = self.runs[b], self.cut[b]
+        rng = np.random.Generator(np.random.Philox(key=stream_key(self.batch.seeds[b], step, Purpose.LEAVE)))
+        counts.split(cut, rng)
+        K = counts.columns
+        affordable = (counts.lo[:, :K] >= cut[:, None]) & (counts.hi[:, :K] > counts.lo[:, :K])
+        able = np.where(affordable[:, None, None, :], counts.count[..., :K], 0)
+        cells = np.flatnonzero(able)                                    # (origin, tie, level, interval) cells
+        group = cells // K                                              # (origin, tie, level) of each cell
+        leave = rng.binomial(able.ravel()[cells], p.ravel()[group])
+        cells, leave = cells[leave > 0], leave[leave > 0]
+        if cells.size == 0:
             return np.zeros(0, dtype=np.int64)
-        has = k > 0
-        return _distinct_live(rng, first[has], end[has], k[has], pool.dead)
+        view = counts.count[..., :K]
+        o, tie, level, col = np.unravel_index(cells, view.shape)
+        view[o, tie, level, col] -= leave
+        o, tie, level, col = (np.repeat(a, leave) for a in (o, tie, level, col))
+        k = rng.integers(counts.lo[o, col], counts.hi[o, col])
+        savings = savings_at(self.gdp[o], self.savings_to_income[b], self.savings_sigma[b], k)
+        return self._new_rows(b, o, tie, level, savings)
 
-    def _draw_side(self, b: int, pool: RunPool, step: int, p: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-        """Agent numbers of the side pool's leavers: one draw each (as in per-agent mode)."""
-        if pool.side.size == 0:
-            return pool.side
-        side, part = pool.side, slice(b * self.n, (b + 1) * self.n)
-        group = self._group(b, side)
-        u = uniform(stream_key(self.seeds[b], step, Purpose.LEAVE), side.astype(np.uint64))
-        affordable = rules.can_afford(self.state.savings[part][side], threshold[self.origin_of_group[group]])
-        leave = (u < p[group]) & affordable
-        pool.side = side[~leave]
-        return side[leave]
+    def _new_rows(self, b: int, origin: np.ndarray, tie: np.ndarray, level: np.ndarray,
+                  savings: np.ndarray) -> np.ndarray:
+        """Rows for people of run ``b`` leaving for the first time (at home, with these traits); their positions."""
+        first = int(self.rows[b])
+        if first + origin.size > self.capacity:
+            self._grow(first + origin.size)
+        idx = np.arange(first, first + origin.size, dtype=np.int64) * self.B + b
+        self.rows[b] = first + origin.size
+        s = self.state
+        s.origin[idx], s.tie[idx], s.risk_level[idx], s.savings[idx] = origin, tie, level, savings
+        s.status[idx], s.route[idx], s.leg[idx], s.attempts[idx] = Status.HOME, NO_ROUTE, 0, 0
+        s.since[idx], s.blocked_until[idx] = 0, 0
+        return idx
 
-    def _rebuild(self, b: int) -> None:
-        """Drop tombstones and merge the side pool into the sorted main pool (a pass over the run's pool)."""
-        pool = self.runs[b]
-        alive = np.ones(pool.keys.size, dtype=bool)
-        alive[pool.dead] = False
-        merged = self._sorted_pool(b, pool.side) if pool.side.size else None
-        keys = pool.keys[alive]
-        pool.keys = _EMPTY_KEYS                  # let each old array go before the next copy (peak memory)
-        members = pool.members[alive]
-        pool.members = _EMPTY_KEYS
-        del alive
-        if merged is not None:
-            at = np.searchsorted(keys, merged.keys, side="right")
-            keys = np.insert(keys, at, merged.keys)
-            members = np.insert(members, at, merged.members)
-        self.runs[b] = RunPool(keys, members)
+    def _grow(self, needed: int) -> None:
+        """More rows per run (field by field: the old and new copies of one field at a time)."""
+        capacity = min(self.n, max(needed, int(self.capacity * GROWTH)))
+        check_growth((capacity - self.capacity) * self.B * STATE_BYTES_PER_AGENT)
+        for name in AgentState.__dataclass_fields__:
+            old = getattr(self.state, name)
+            new = np.zeros(self.B * capacity, dtype=old.dtype)
+            new[: old.size] = old
+            setattr(self.state, name, new)
+        self.capacity = capacity
+
+    def _draw_side(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        """Rows of the side pool's leavers: one draw each for those who can afford to go, as in per-agent mode."""
+        side = self.side
+        if side.size == 0:
+            return side
+        state, origins = self.state, self.batch.O
+        run = self.batch.run_of(side)
+        o = state.origin[side].astype(np.intp)
+        able = np.flatnonzero(rules.can_afford(state.savings[side], threshold.reshape(-1).take(run * origins + o)))
+        rows = side[able]
+        group = (o[able] * 2 + state.tie[rows]) * rules.RISK_LEVELS + state.risk_level[rows]
+        u = self.batch.draw(step, Purpose.LEAVE, rows)
+        leave = u < table.reshape(-1).take(run[able] * (origins * GROUPS) + group)
+        stay = np.ones(side.size, dtype=bool)
+        stay[able[leave]] = False
+        self.side = side[stay]
+        return rows[leave]
 
     def stay(self, idx: np.ndarray) -> None:
-        """Leavers who did not set out this month (global positions): free to leave again next month."""
-        self._to_side(idx)
+        """Leavers who did not set out this month: free to leave again next month (side pool)."""
+        self.side = np.concatenate([self.side, idx.astype(np.int64)])
 
     def returned(self, idx: np.ndarray) -> None:
-        """People who returned this month: back in a pool once their bar ends (``release``)."""
+        """People who came back this month: in the side pool once their bar ends (``release``)."""
         self.barred = np.concatenate([self.barred, idx.astype(np.int64)])
 
     def release(self, step: int) -> None:
-        """Start of month: returned people whose bar has ended become free to leave again."""
+        """Start of month: people back home whose bar has ended become free to leave again."""
         if self.barred.size:
             free = self.state.blocked_until[self.barred] <= step
-            self._to_side(self.barred[free])
+            self.side = np.concatenate([self.side, self.barred[free]])
             self.barred = self.barred[~free]
 
-    def _to_side(self, idx: np.ndarray) -> None:
-        if idx.size:
-            run = idx // self.n
-            for b in np.unique(run):
-                pool = self.runs[b]
-                pool.side = np.concatenate([pool.side, idx[run == b] - b * self.n])
-
     def on_the_way(self) -> tuple[np.ndarray, np.ndarray]:
-        """Start of month: who is on the way and who is at the border (global positions, ascending)."""
+        """Start of month: who is on the way and who is at the border (rows)."""
         status = self.state.status[self.movers]
         return self.movers[status == Status.TRANSIT], self.movers[status == Status.BORDER]
 
@@ -210,45 +270,28 @@ class HomePools:
         self.movers = np.sort(np.concatenate([self.movers[still], travellers]))
         return self.movers
 
+    # ------------------------------------------------------------- books
+    def never_left(self) -> np.ndarray:
+        """People who have never left, by run and origin (agents)."""
+        return np.stack([c.people() for c in self.runs])
+
+    def row_positions(self) -> np.ndarray:
+        """Positions of the rows in use (people who have left at least once), ascending."""
+        person = np.arange(self.capacity, dtype=np.int64)[:, None]
+        used = person < self.rows[None, :]
+        return np.flatnonzero(used.ravel())
+
     def nbytes(self) -> int:
-        """Memory held by the pools (bytes)."""
-        return sum(p.keys.nbytes + p.members.nbytes + p.dead.nbytes + p.side.nbytes for p in self.runs) \
-            + self.barred.nbytes + self.movers.nbytes
+        """Memory held by the counts, the table of rows and the lists (bytes)."""
+        table = sum(getattr(self.state, f).nbytes for f in AgentState.__dataclass_fields__)
+        return table + sum(c.nbytes() for c in self.runs) + self.side.nbytes + self.barred.nbytes \
+            + self.movers.nbytes
 
 
-def _distinct_live(rng: np.random.Generator, first: np.ndarray, end: np.ndarray, k: np.ndarray,
-                   dead: np.ndarray) -> np.ndarray:
-    """For each group, ``k`` distinct positions drawn uniformly among ``first .. end-1`` that are not ``dead``.
-
-    Positions are drawn independently; dead or repeated ones are drawn again until all are
-    live and distinct: a uniformly random k-subset of the live positions (every live
-    position is treated alike). Groups where most leave take a permutation of the live ones.
-    """
-    n = end - first
-    group = np.repeat(np.arange(n.size), k)
-    positions = np.empty(group.size, dtype=np.int64)
-    live = n - (np.searchsorted(dead, end) - np.searchsorted(dead, first))
-    # enumerate the live positions where rejection would be slow: most leave, or most are gone
-    dense = (2 * k > live) | (2 * live < n)
-    for g in np.flatnonzero(dense):
-        alive = np.ones(n[g], dtype=bool)
-        alive[dead[np.searchsorted(dead, first[g]): np.searchsorted(dead, end[g])] - first[g]] = False
-        positions[group == g] = rng.permutation(first[g] + np.flatnonzero(alive))[: k[g]]
-    sparse = np.flatnonzero(~dense[group])
-    redo = sparse
-    while redo.size:
-        positions[redo] = first[group[redo]] + (rng.random(redo.size) * n[group[redo]]).astype(np.int64)
-        _, once = np.unique(positions[sparse], return_index=True)
-        bad = np.ones(sparse.size, dtype=bool)
-        bad[once] = False                                             # repeats: all but the first
-        bad |= _member(positions[sparse], dead)                        # already gone
-        redo = sparse[bad]
-    return positions
-
-
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """Whether each value is in ``sorted_set`` (ascending)."""
-    if sorted_set.size == 0:
-        return np.zeros(values.shape, dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
-    return sorted_set[at] == values
+def _empty_state(size: int) -> AgentState:
+    """A table of ``size`` unused rows (zeroed pages: memory is taken as rows are written)."""
+    return AgentState(origin=np.zeros(size, np.uint8), status=np.zeros(size, np.uint8),
+                      route=np.full(size, NO_ROUTE, np.uint8), leg=np.zeros(size, np.uint8),
+                      savings=np.zeros(size, np.float32), risk_level=np.zeros(size, np.uint8),
+                      tie=np.zeros(size, np.uint8), attempts=np.zeros(size, np.uint8),
+                      since=np.zeros(size, np.int16), blocked_until=np.zeros(size, np.int16))
