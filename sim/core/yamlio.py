@@ -8,6 +8,7 @@ validation errors can point at the text a person wrote.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
