@@ -69,3 +69,14 @@ def browser(tmp_path_factory):
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
     driver.quit()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test made (``Result.plot()`` and the like return them open) are closed after it: the tests
+    turn warnings into errors, and matplotlib warns when more than 20 figures are open in one process."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

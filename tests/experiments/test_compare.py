@@ -135,8 +135,11 @@ def test_plot_redraws_stored_results_without_running(comparison, tmp_path, monke
     def no_simulation(*args, **kwargs):
         raise AssertionError("plot must not run the model")
 
-    monkeypatch.setattr("sim.engines.vector.simulate", no_simulation)
-    monkeypatch.setattr("sim.simulation.simulate", no_simulation)
+    import sim.api  # noqa: F401  (every module that binds `simulate` is imported before the patch, so none keeps it)
+
+    for where in ("sim.simulation.simulate", "sim.experiments.sweeps.execute.simulate",
+                  "sim.fitting.calibrate.simulate"):
+        monkeypatch.setattr(where, no_simulation)
     assert main(["plot", str(out)]) == 0
     assert (out / "figures" / "outcome_curves.png").is_file()
     stored = load_comparison(out)
