@@ -112,3 +112,19 @@ def test_the_package_exports_the_api():
     assert set(sim.__all__) == set(sim.api.__all__)
     for name in sim.api.__all__:
         assert getattr(sim, name) is getattr(sim.api, name), name
+
+
+def test_no_file_holds_a_merge_conflict_marker():
+    """Text files of the project (code, docs, scenarios, data notes) hold no leftover conflict markers."""
+    skipped = {".git", ".venv", ".ci-venv", "results", "node_modules", "__pycache__"}
+    markers = ("<<<<<<< ", ">>>>>>> ")
+    found = []
+    for path in REPO_ROOT.rglob("*"):
+        if path.suffix not in {".py", ".md", ".yaml", ".yml", ".toml", ".cfg", ".txt"} or not path.is_file():
+            continue
+        if skipped & set(path.relative_to(REPO_ROOT).parts):
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if line.startswith(markers) or line == "=======":
+                found.append(f"{path.relative_to(REPO_ROOT)}:{number}")
+    assert found == []
