@@ -138,7 +138,7 @@ def test_plot_redraws_stored_results_without_running(comparison, tmp_path, monke
     import sim.api  # noqa: F401  (every module that binds `simulate` is imported before the patch, so none keeps it)
 
     for where in ("sim.simulation.simulate", "sim.experiments.sweeps.execute.simulate",
-                  "sim.fitting.calibrate.simulate"):
+                  "sim.fitting.objective.simulate"):
         monkeypatch.setattr(where, no_simulation)
     assert main(["plot", str(out)]) == 0
     assert (out / "figures" / "outcome_curves.png").is_file()
@@ -410,7 +410,7 @@ def test_the_study_allocation_applies_to_every_scenario(tmp_path):
 
     worlds = [build_world(s) for s in loaded.scenarios.values()]
     assert all(s.agent_allocation == "movers" for s in loaded.scenarios.values())
-    assert all(list(w.agents_per_origin) == list(worlds[0].agents_per_origin) for w in worlds)   # agents pair
+    assert all(list(w.agents_per_pool) == list(worlds[0].agents_per_pool) for w in worlds)   # agents pair
 
 
 def test_until_and_trends_reach_the_horizon(tmp_path):

@@ -182,7 +182,8 @@ def test_shipped_calibrated_model_has_its_scores():
 
 
 def test_validate_writes_run_layout_with_every_replication(validated):
-    assert sorted(p.name for p in validated.iterdir()) == ["hindcast.png", "manifest.json", "migsim-files.json",
+    assert sorted(p.name for p in validated.iterdir()) == ["hindcast.png", "hindcast_stages.png", "manifest.json",
+                                                           "migsim-files.json",
                                                            "outcomes.parquet", "scenario.yaml", "validation.json"]
     assert sorted(p.name for p in validated.parent.iterdir()) == ["out", "small.validation.json",
                                                                   "small.yaml"]   # no staging left
@@ -193,6 +194,19 @@ def test_validate_writes_run_layout_with_every_replication(validated):
     # the 12-month horizon of the file is extended to the end of the observed data
     assert frame.month.min() == "2019-10" and frame.month.max() == "2022-09" and frame.month.nunique() == 36
     assert (validated / "hindcast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (validated / "hindcast_stages.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_validation_scores_the_stages_along_the_route(validated):
+    """Darien transits and Mexico's interceptions are scored over the window like the border, cells without data
+    skipped (no Darien row for Hondurans: they are not compared there)."""
+    stages = json.loads((validated / "validation.json").read_text())["stages"]
+    assert set(stages) == {"darien", "mexico_interceptions"}
+    for stage in stages.values():
+        assert stage["ard"] is not None and stage["ard"] >= 0 and stage["cells"] > 0
+    assert stages["darien"]["total_error"]["VEN"] is not None
+    assert stages["darien"]["total_error"].get("HND") is None
+    assert stages["mexico_interceptions"]["total_error"].get("MEX") is None   # Mexico does not intercept Mexicans
 
 
 def test_validation_json_scores(validated):
@@ -242,12 +256,12 @@ def test_malformed_month_option_exits_2(capsys):
 
 @pytest.fixture(scope="module")
 def history_encounters():
-    """Encounters by month and nationality of the shipped history scenario (mean of two replications).
+    """Encounters by month and nationality of the shipped calibrated history (mean of two replications).
 
     One million agents: Venezuelans, Cubans and Nicaraguans reach the border as about 40 to 100
-    agents a month, enough for quarterly means. About 8 s.
+    agents a month, enough for quarterly means. About 10 s.
     """
-    scenario = sim.load_scenario(SCENARIOS / "history.yaml").with_overrides(agents=1_000_000, replications=2)
+    scenario = sim.load_scenario(SCENARIOS / "calibrated.yaml").with_overrides(agents=1_000_000, replications=2)
     frame = sim.run(scenario).to_frame()
     enc = frame[frame.metric == "encounters"].groupby(["month", "nationality", "replicate"]).value.sum()
     wide = enc.groupby(["month", "nationality"]).mean().unstack("nationality")
@@ -285,7 +299,8 @@ def test_venezuelan_encounters_rise_when_flights_resume(history_encounters):
 def test_history_closes_venezuelan_flights_only_while_suspended():
     """The air link VEN -> MEX_AIRPORT is shut April 2020 - March 2021 (pandemic), open
     April - December 2021, and shut again by Mexico's visa from January 2022; the overland
-    routes of Venezuelans stay open throughout."""
+    route of Venezuelans is open but for Panama's pandemic closure of the Darien (April -
+    September 2020)."""
     from sim.core.inputs import compile_inputs
     from sim.core.world import build_world
 
@@ -293,7 +308,7 @@ def test_history_closes_venezuelan_flights_only_while_suspended():
     world = build_world(scenario)
     inputs = compile_inputs(scenario, world)
     months = [format_month(m) for m in inputs.calendar]
-    venezuelan = [int(r) for r in world.origin_routes[world.origins.index("VEN")] if r >= 0]
+    venezuelan = [int(r) for r in world.pool_routes[world.pools.index("VEN")] if r >= 0]
     by_air = [r for r in venezuelan if world.route_label(r).startswith("VEN>MEX_AIRPORT")]
     overland = [r for r in venezuelan if r not in by_air]
     assert by_air and overland
@@ -302,4 +317,6 @@ def test_history_closes_venezuelan_flights_only_while_suspended():
     for month, is_open in expected_air.items():
         t = months.index(month)
         assert inputs.route_open[t, by_air].all() == is_open, month
-        assert inputs.route_open[t, overland].any(), month
+        assert inputs.route_open[t, overland].any() == (month != "2020-04"), month
+    assert not inputs.route_open[months.index("2020-09"), overland].any()
+    assert inputs.route_open[months.index("2020-10"), overland].all()
