@@ -12,6 +12,7 @@ import pytest
 import sim
 from sim.cli import main
 from sim.core.errors import ScenarioError
+from sim.core.paths import parse_path, value_at
 from sim.fitting.calibrate import calibrate, report_path, write_calibrated
 from sim.fitting.spec import DEFAULT_INTERCEPT_BOUNDS, DEFAULT_REPLICATIONS, load_calibration
 
@@ -216,8 +217,8 @@ def test_shipped_calibrated_scenario_is_the_command_output():
     path = SCENARIOS / "calibrated.yaml"
     lines = path.read_text().splitlines()
     command = lines[2].strip("# ").split()
-    assert command == ["migsim", "calibrate", "scenarios/history.yaml", "--observed",
-                       "sim/data/cbp_swb_encounters_monthly_by_citizenship.csv", "--until", "2021-09", "--out",
+    assert command == ["migsim", "calibrate", "scenarios/history_fit.yaml", "--observed",
+                       "sim/data/cbp_swb_encounters_monthly_by_citizenship.csv", "--until", "2022-09", "--out",
                        "scenarios/calibrated.yaml"]
     calibrated, history = sim.load_scenario(path), sim.load_scenario(SCENARIOS / "history.yaml")
     assert calibrated.name == "calibrated" and calibrated.start == history.start
@@ -225,8 +226,12 @@ def test_shipped_calibrated_scenario_is_the_command_output():
     fitted = calibrated.behaviour.hazard.intercept
     assert set(fitted) == set(history.origins) and fitted != history.behaviour.hazard.intercept
     report = json.loads((SCENARIOS / "calibrated.fit.json").read_text())
-    assert report["fit_window"] == ["2020-10", "2021-09"]
-    assert {p["name"].rsplit(".", 1)[1]: p["fitted"] for p in report["parameters"]} == fitted
+    assert report["fit_window"] == ["2020-10", "2022-09"]
+    assert " ".join(command) == report["command"]
+    data = calibrated.model_dump(mode="json")
+    values = {p["name"]: value_at(data, parse_path(p["name"])) for p in report["parameters"]}
+    assert values == {p["name"]: p["fitted"] for p in report["parameters"]}     # every fitted value is in the file
+    assert {f"behaviour.hazard.intercept.{o}" for o in history.origins} <= set(values)
     assert (REPO_ROOT / report["observed_file"]).is_file()
 
 
