@@ -8,9 +8,17 @@ September 2022; any file in the same layout can be given instead):
   with ``transits`` at ``PAN_DARIEN``;
 - ``mexico_interceptions``: events of persons in irregular situation presented or channelled
   to Mexico's INM (SEGOB table 3.1.1), compared with ``intercepted`` summed over
-  ``MEX_SOUTH``, ``MEX_AIRPORT`` and ``MEX_NORTH``;
+  ``MEX_SOUTH`` and ``MEX_NORTH``: the people found inside Mexico;
 - ``mexico_returns``: deportations and assisted returns by Mexico (SEGOB table 3.2.4),
   compared with ``deported`` summed over the same Mexican nodes;
+
+Travellers stopped at ``MEX_AIRPORT`` are refused entry on landing (*rechazados*, sent
+back on the next flight): SEGOB counts them apart from the people in irregular situation
+(72,441 refused at airports in 2021, of whom Ecuadorians 15,582, Venezuelans 14,432,
+Colombians 11,125 and Peruvians 2,420: SEGOB's Centro de Estudios Migratorios as reported
+by Reforma, 20 March 2022), so they are in neither Mexican series: in 2021 table 3.1.1
+counts 4,360 Venezuelans, 1,384 Ecuadorians, 1,262 Colombians and 237 Peruvians, a third
+to a tenth of those refused at airports.
 - ``honduras_arrivals``: irregular arrivals registered by Honduras (INM Honduras), compared
   with ``transits`` at ``HND_TRANSIT``.
 
@@ -30,7 +38,8 @@ import pandas as pd
 from ..core.calendar import format_month, parse_month
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-MEXICO_NODES = ("MEX_SOUTH", "MEX_AIRPORT", "MEX_NORTH")
+MEXICO_NODES = ("MEX_SOUTH", "MEX_NORTH")
+"""Mexican nodes where people in irregular situation are found (``MEX_AIRPORT`` refuses entry on landing)."""
 
 
 @dataclass(frozen=True)

@@ -115,13 +115,14 @@ def test_route_series_refuses_a_file_without_its_columns(tmp_path):
 
 def test_model_series_sums_the_nodes_of_a_series():
     table = pd.DataFrame({
-        "scenario": "s", "replicate": [0, 0, 0, 1, 0], "seed": 1,
-        "month": ["2022-01", "2022-01", "2022-01", "2022-01", "2022-01"],
-        "nationality": ["VEN", "VEN", "CUB", "VEN", "VEN"],
-        "location": ["MEX_SOUTH", "MEX_NORTH", "MEX_SOUTH", "MEX_SOUTH", "PAN_DARIEN"],
-        "metric": ["intercepted", "intercepted", "intercepted", "intercepted", "transits"],
-        "value": [10.0, 5.0, 2.0, 20.0, 7.0]})
+        "scenario": "s", "replicate": [0, 0, 0, 1, 0, 0], "seed": 1,
+        "month": ["2022-01", "2022-01", "2022-01", "2022-01", "2022-01", "2022-01"],
+        "nationality": ["VEN", "VEN", "CUB", "VEN", "VEN", "VEN"],
+        "location": ["MEX_SOUTH", "MEX_NORTH", "MEX_SOUTH", "MEX_SOUTH", "PAN_DARIEN", "MEX_AIRPORT"],
+        "metric": ["intercepted", "intercepted", "intercepted", "intercepted", "transits", "intercepted"],
+        "value": [10.0, 5.0, 2.0, 20.0, 7.0, 40.0]})
     got = observed.model_series(table, "mexico_interceptions")
+    # refusals at the airport are not events of persons in irregular situation (not summed)
     assert got.loc["2022-01", "VEN"] == pytest.approx((10 + 5 + 20) / 2)
     assert got.loc["2022-01", "CUB"] == pytest.approx(1.0)
     assert observed.model_series(table, "darien").loc["2022-01", "VEN"] == pytest.approx(3.5)
