@@ -289,16 +289,16 @@ def test_encounters_fall_after_the_policy(history_encounters, series, start):
 
 
 def test_venezuelan_encounters_rise_when_flights_resume(history_encounters):
-    """Venezuela's pandemic flight suspension ends in April 2021 (history.yaml): Venezuelan
-    encounters at least double (observed: 1,258 a month in January-March 2021, 6,670 in June-August)."""
-    before = history_encounters.loc[quarter("2021-04", -3), "VEN"].mean()
-    after = history_encounters.loc[quarter("2021-04", 2), "VEN"].mean()
-    assert after > 2 * before, f"VEN: {before:,.0f} a month before 2021-04, {after:,.0f} after"
+    """Flights from Venezuela to Mexico resume in November 2020 (history.yaml): Venezuelan
+    encounters at least double (observed: 79 a month in August-October 2020, 1,258 in January-March 2021)."""
+    before = history_encounters.loc[quarter("2020-11", -3), "VEN"].mean()
+    after = history_encounters.loc[quarter("2020-11", 2), "VEN"].mean()
+    assert after > 2 * before, f"VEN: {before:,.0f} a month before 2020-11, {after:,.0f} after"
 
 
 def test_history_closes_venezuelan_flights_only_while_suspended():
-    """The air link VEN -> MEX_AIRPORT is shut April 2020 - March 2021 (pandemic), open
-    April - December 2021, and shut again by Mexico's visa from January 2022; the overland
+    """The air link VEN -> MEX_AIRPORT is shut April - October 2020 (pandemic), open
+    November 2020 - December 2021, and shut again by Mexico's visa from January 2022; the overland
     route of Venezuelans is open but for Panama's pandemic closure of the Darien (April -
     September 2020)."""
     from sim.core.inputs import compile_inputs
@@ -312,8 +312,8 @@ def test_history_closes_venezuelan_flights_only_while_suspended():
     by_air = [r for r in venezuelan if world.route_label(r).startswith("VEN>MEX_AIRPORT")]
     overland = [r for r in venezuelan if r not in by_air]
     assert by_air and overland
-    expected_air = {"2020-03": True, "2020-04": False, "2021-03": False, "2021-04": True, "2021-12": True,
-                    "2022-01": False}
+    expected_air = {"2020-03": True, "2020-04": False, "2020-10": False, "2020-11": True, "2021-03": True,
+                    "2021-12": True, "2022-01": False}
     for month, is_open in expected_air.items():
         t = months.index(month)
         assert inputs.route_open[t, by_air].all() == is_open, month
