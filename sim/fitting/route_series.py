@@ -11,6 +11,8 @@ September 2022; any file in the same layout can be given instead):
   ``MEX_SOUTH`` and ``MEX_NORTH``: the people found inside Mexico;
 - ``mexico_returns``: deportations and assisted returns by Mexico (SEGOB table 3.2.4),
   compared with ``deported`` summed over the same Mexican nodes;
+- ``honduras_arrivals``: irregular arrivals registered by Honduras (INM Honduras), compared
+  with ``transits`` at ``HND_TRANSIT``.
 
 Travellers stopped at ``MEX_AIRPORT`` are refused entry on landing (*rechazados*, sent
 back on the next flight): SEGOB counts them apart from the people in irregular situation
@@ -19,8 +21,6 @@ Colombians 11,125 and Peruvians 2,420: SEGOB's Centro de Estudios Migratorios as
 by Reforma, 20 March 2022), so they are in neither Mexican series: in 2021 table 3.1.1
 counts 4,360 Venezuelans, 1,384 Ecuadorians, 1,262 Colombians and 237 Peruvians, a third
 to a tenth of those refused at airports.
-- ``honduras_arrivals``: irregular arrivals registered by Honduras (INM Honduras), compared
-  with ``transits`` at ``HND_TRANSIT``.
 
 Files have the columns ``nationality_iso3``, ``period`` (``YYYY-MM``; Panama's file also has
 yearly rows, ``period_type`` = ``year``, which are left out), ``variable`` and ``value``
