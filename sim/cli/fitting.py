@@ -51,8 +51,8 @@ def add_subcommands(sub) -> None:
     parser.add_argument("--replications", type=positive, metavar="R", help="replications (overrides the file)")
     parser.add_argument("--seed", type=whole_number, help="random seed (overrides the file)")
     parser.add_argument("--scores-file", type=Path, metavar="FILE",
-                        help="also write validation.json to FILE, e.g. scenarios/calibrated.validation.json beside "
-                        "the scenario, where comparison reports find it")
+                        help="also write validation.json to FILE, e.g. scenarios/calibrated_split.validation.json "
+                        "beside the scenario, where comparison reports find it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or table")
     parser.set_defaults(handler=cmd_validate)
 

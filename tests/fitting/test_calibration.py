@@ -214,20 +214,24 @@ def test_observed_months_must_cover_the_fit_window(tiny, tmp_path, capsys):
     assert not (tmp_path / "o.yaml").exists()
 
 
-def test_shipped_calibrated_scenario_is_the_command_output():
-    path = SCENARIOS / "calibrated.yaml"
+@pytest.mark.parametrize("name, until", [("calibrated", "2022-09"), ("calibrated_split", "2021-09")])
+def test_shipped_calibrated_scenario_is_the_command_output(name, until):
+    """The shipped fit on every observed month, and the split fitted through September 2021 (its out-of-sample
+    check), are each the output of the command in their first lines, with every fitted value in the file."""
+    path = SCENARIOS / f"{name}.yaml"
     lines = path.read_text().splitlines()
     command = lines[2].strip("# ").split()
     assert command == ["migsim", "calibrate", "scenarios/history_fit.yaml", "--observed",
-                       "sim/data/cbp_swb_encounters_monthly_by_citizenship.csv", "--until", "2022-09", "--out",
-                       "scenarios/calibrated.yaml"]
+                       "sim/data/cbp_swb_encounters_monthly_by_citizenship.csv", "--until", until, "--out",
+                       f"scenarios/{name}.yaml"]
     calibrated, history = sim.load_scenario(path), sim.load_scenario(SCENARIOS / "history.yaml")
-    assert calibrated.name == "calibrated" and calibrated.start == history.start
+    assert calibrated.name == name and calibrated.start == history.start
     assert calibrated.policies == history.policies                     # extends history: same levers
     fitted = calibrated.behaviour.hazard.intercept
     assert set(fitted) == set(history.origins) and fitted != history.behaviour.hazard.intercept
-    report = json.loads((SCENARIOS / "calibrated.fit.json").read_text())
-    assert report["fit_window"] == ["2020-10", "2022-09"]
+    report = json.loads((SCENARIOS / f"{name}.fit.json").read_text())
+    assert report["fit_window"] == ["2020-10", until]
+    assert report["optimizer"]["starts"] == 3
     assert " ".join(command) == report["command"]
     data = calibrated.model_dump(mode="json")
     values = {p["name"]: value_at(data, parse_path(p["name"])) for p in report["parameters"]}

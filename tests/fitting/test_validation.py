@@ -280,8 +280,12 @@ def quarter(start: str, first: int) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("series, start", [("ECU", "2021-09"), ("VEN", "2022-10"), ("CUB", "2023-01"),
-                                           ("NIC", "2023-01"), ("TOTAL", "2024-01")])
+@pytest.mark.parametrize("series, start", [
+    ("ECU", "2021-09"),
+    pytest.param("VEN", "2022-10", marks=pytest.mark.xfail(strict=True, reason=(
+        "named miss (docs/validation.md, event tests): Venezuelans' pools abroad keep growing and the give-up "
+        "decision after an expulsion to Mexico does not outweigh their new departures"))),
+    ("CUB", "2023-01"), ("NIC", "2023-01"), ("TOTAL", "2024-01")])
 def test_encounters_fall_after_the_policy(history_encounters, series, start):
     """Mexico's visa for Ecuadorians (2021-09); Venezuelan parole with expulsions (2022-10); CHNV parole with
     expulsions (2023-01); Mexico's surge (2024-01).

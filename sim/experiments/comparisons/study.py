@@ -88,8 +88,8 @@ class Study(Strict):
         f"linearly from {TREND_START} (the end of the driver data): the median in the comparison, sampled in "
         "robustness futures")
     validation: str | None = Field(None, description="validation scores of the model (JSON written by migsim "
-                                   "validate --scores-file); default: <stem>.validation.json beside the baseline or "
-                                   "a file it extends")
+                                   "validate --scores-file); default: <stem>.validation.json, else "
+                                   "<stem>_split.validation.json, beside the baseline or a file it extends")
     contrast: Contrast | None = None
     robustness: Robustness | None = None
     outcomes: list[str] = Field(default_factory=lambda: list(DEFAULT_OUTCOMES), min_length=1,
