@@ -20,7 +20,7 @@ from sim.core.allocation import sampled_world
 from sim.core.inputs import compile_inputs
 from sim.core.random import replicate_seed
 from sim.engines.state import Status
-from sim.engines.vector import Batch, initial_state, make_home, step_month
+from sim.engines.vector import Batch, make_home, step_month
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 
@@ -32,17 +32,17 @@ def measure(agents: int, replications: int, months: int) -> dict[str, np.ndarray
     inputs = compile_inputs(scenario, world)
     seeds = [replicate_seed(scenario.seed, r) for r in range(replications)]
     batch = Batch(world, [inputs] * replications, seeds)
-    state = initial_state(world, [inputs] * replications, seeds)
-    home = make_home(batch, state, grouped=False)
+    state, home = make_home(batch, [inputs] * replications)          # per-agent: a row per agent
     diaspora = np.tile(world.diaspora, (batch.B, 1))
+    recent = np.zeros_like(diaspora)                     # recent entries by nationality (word of mouth)
     weight = world.persons_per_agent
-    origin = np.tile(world.agent_origin, replications)
+    pool = state.pool
     expected, drawn = [], []
     dead_before = np.zeros(batch.B)
     for step in range(batch.T):
-        counts = step_month(batch, state, step, diaspora, home)
+        counts = step_month(batch, state, step, diaspora, home, recent)
         dead = np.flatnonzero(state.status == Status.DEAD)
-        persons_dead = np.bincount(dead // batch.n, weights=weight[origin[dead]], minlength=batch.B)
+        persons_dead = np.bincount(dead // batch.n, weights=weight[pool[dead]], minlength=batch.B)
         if step >= batch.warmup:
             expected.append((counts["deaths"].sum(axis=2) * weight[None, :]).sum(axis=1))
             drawn.append(persons_dead - dead_before)

@@ -2,8 +2,9 @@
 
 Usage: python benchmarks/bench_population.py [--without MEX ...] [--months 120] [--scale 1.0] [--limit-gib 16]
 
-Every person of the eleven origins by default (``--without`` leaves origins out; ``--scale``
-runs a fraction of the population, e.g. 0.1 for a quick look), ``baseline.yaml`` with
+Every person of the eleven origins by default, at home and in the pools abroad (the most
+people of each pool over the horizon; ``--without`` leaves origins out; ``--scale`` runs a
+fraction of the population, e.g. 0.1 for a quick look), ``baseline.yaml`` with
 ``agent_allocation: proportional`` (one person per agent), one replication. The run is a
 child process under an address-space limit (``--limit-gib``): if it grew past it, it would
 fail with a memory error instead of pushing other jobs on the machine into the
@@ -30,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(without: list[str], months: int, scale: float) -> dict:
     """The run itself, in this process (the child)."""
     import sim
-    from sim.core import datasets
     from sim.core.countries import ORIGINS
     from sim.core.inputs import compile_inputs
     from sim.core.random import replicate_seed
@@ -38,10 +38,12 @@ def measure(without: list[str], months: int, scale: float) -> dict:
     from sim.engines.vector import simulate
 
     origins = [o for o in ORIGINS if o not in set(without)]
-    population = datasets.population()
-    agents = int(round(scale * sum(population[o] for o in origins)))
-    scenario = sim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
-        origins=origins, agents=agents, agent_allocation="proportional", months=months, replications=1)
+    base = sim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
+        origins=origins, agent_allocation="proportional", months=months, replications=1)
+    # every pool: the residents of each origin and the most people of each pool abroad over the horizon
+    persons = float(build_world(base.with_overrides(agents=1_000 * len(origins))).population.sum())
+    agents = int(round(scale * persons))
+    scenario = base.with_overrides(agents=agents)
     start, cpu_start = time.perf_counter(), time.process_time()
     world = build_world(scenario)
     inputs = compile_inputs(scenario, world)

@@ -83,7 +83,7 @@ def lever_defaults(scenario: Scenario, inputs: RunInputs | None = None) -> dict[
     t, mex = inputs.warmup, TRANSIT_COUNTRIES.index("MEX")
     return {"extra_aid_musd_per_year": 0.0,
             "mexico_containment_capacity": float(inputs.containment_capacity[t, mex]),
-            "us_apprehension_probability": round(float(inputs.apprehension[t].mean()), 2),
+            "us_apprehension_probability": round(float(inputs.apprehension[t, :len(scenario.origins)].mean()), 2),
             "appointment_places_per_month": float(inputs.appointment_places[t])}
 
 
@@ -144,8 +144,12 @@ LABEL_ANGLES = (0, 30, -30, 60, -60, 90, -90, 180, 150, -150, 120, -120, 15, -15
 """Directions (degrees, counterclockwise from east) in which a label is tried, in this order at each distance."""
 INSET = (-93.5, -83.0, 9.0, 16.0)
 """Central America (west, east, south, north; degrees), where nodes stand close: drawn magnified in an inset."""
-INSET_BOX = (0.01, 0.01, 0.58, 0.42)
+INSET_BOX = (0.01, 0.01, 0.54, 0.44)
 """Where the inset sits in the map (axes fraction: left, bottom, width, height): the empty Pacific."""
+MAP_INCHES = (6.6, 5.8)
+"""Size of the map: larger than the other figures, for it reaches from the US border to Chile and Brazil."""
+PACIFIC_DEGREES = 21.0
+"""Open sea drawn west of the westernmost node (degrees of longitude): room for the inset."""
 
 
 def _lon(value: float, _=None) -> str:
@@ -176,14 +180,14 @@ def network_figure(model: MigrationModel) -> Figure:
     west, east, south, north = INSET
     inside = [n for n in shown if west <= where[n].lon <= east and south <= where[n].lat <= north]
     with plt_style(STYLE):
-        fig = Figure(figsize=FIGURE_INCHES, layout="constrained")
+        fig = Figure(figsize=MAP_INCHES, layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         inset = ax.inset_axes(INSET_BOX)
         for axes in (ax, inset):
             _draw_network(axes, world, shown, where, sizes)
         lons, lats = [where[n].lon for n in shown], [where[n].lat for n in shown]
-        ax.set_xlim(min(lons) - 6, max(lons) + 6)
+        ax.set_xlim(min(lons) - 6 - PACIFIC_DEGREES, max(lons) + 6)
         ax.set_ylim(min(lats) - 4, max(lats) + 4)
         ax.set_aspect("equal")
         ax.xaxis.set_major_formatter(FuncFormatter(_lon))
@@ -215,7 +219,7 @@ def network_figure(model: MigrationModel) -> Figure:
 
 
 def _draw_network(ax, world, shown: list[str], where: dict, sizes: dict) -> None:
-    """Edges as arrows and nodes as circles (origins orange, the rest blue) on ``ax``."""
+    """Edges as arrows and nodes as circles (where people live orange, the rest blue) on ``ax``."""
     for e in world.edges:
         if e.source in where and e.target in where:
             a, b = where[e.source], where[e.target]
@@ -224,9 +228,10 @@ def _draw_network(ax, world, shown: list[str], where: dict, sizes: dict) -> None
                                             "shrinkB": 4})
             arrow.arrow_patch.set_clip_box(ax.bbox)            # edges leaving the inset end at its frame
             arrow.arrow_patch.set_clip_on(True)
+    homes = {world.node_ids[i] for i in world.pool_node}
     for node in shown:
         ax.scatter([where[node].lon], [where[node].lat], s=sizes[node], zorder=3, alpha=0.85, edgecolors="black",
-                   linewidths=0.5, color="#E69F00" if node in world.origins else "#0072B2")
+                   linewidths=0.5, color="#E69F00" if node in homes else "#0072B2")
 
 
 def place_labels(ax, labels: list[tuple[str, object, float]], avoid: list | None = None,
@@ -234,7 +239,8 @@ def place_labels(ax, labels: list[tuple[str, object, float]], avoid: list | None
     """Put each label (text, position with lon/lat, marker size in points²) next to its node where it overlaps no
     label placed before, no node's circle (its ``others`` too, nodes not labelled here), nothing of ``avoid``
     (boxes in pixels) and stays inside the axes: the first free spot of ``LABEL_RADII`` x ``LABEL_ANGLES``, joined
-    to its node by a dashed line when it is not beside it. Returns the annotations."""
+    to its node by a dashed line when it is not beside it (the line counts as part of the label). Returns the
+    annotations."""
     import math
 
     from matplotlib.transforms import Bbox
@@ -243,11 +249,12 @@ def place_labels(ax, labels: list[tuple[str, object, float]], avoid: list | None
     renderer = fig.canvas.get_renderer()
     to_pixels = fig.dpi / 72.0
     frame = ax.get_window_extent(renderer)
-    circles = []
+    circles, node_at = [], []
     for _text, where, size in labels + (others or []):
         x, y = ax.transData.transform((where.lon, where.lat))
         r = math.sqrt(size) / 2 * to_pixels + 1
         circles.append(Bbox([[x - r, y - r], [x + r, y + r]]))
+        node_at.append((x, y))
     placed: list[Bbox] = list(avoid or [])
     annotations = []
     for k, (text, where, size) in enumerate(labels):
@@ -262,6 +269,8 @@ def place_labels(ax, labels: list[tuple[str, object, float]], avoid: list | None
                                    ha=ha, va=va, fontsize=8, zorder=4, linespacing=1.0)
                 box = note.get_window_extent(renderer).expanded(1.0, 1.0).padded(1.5)
                 note.remove()
+                if radius > LABEL_RADII[0]:              # the line joining it to its node is part of the label
+                    box = Bbox.union([box, Bbox.from_extents(*node_at[k], *node_at[k])])
                 cost = sum(_overlap(box, other) for other in placed + circles[:k] + circles[k + 1:])
                 cost += 4 * (box.width * box.height - _overlap(box, frame))           # outside the axes
                 if cost < best_cost:

@@ -83,7 +83,7 @@ def run(scenario: Scenario | str | Path, *, agents: int | None = None, months: i
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})")
     world = sampled_world(scenario)
-    n = int(world.agents_per_origin.sum())
+    n = int(world.agents_per_pool.sum())
     grouped = engine == "grouped"
     check_memory(n, 1, engine, scenario.months)
     inputs = compile_inputs(scenario, world)

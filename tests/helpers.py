@@ -78,6 +78,7 @@ class Stepper:
         self.batch = Batch(self.world, self.inputs, self.seeds, grouped)
         self.state, self.home = make_home(self.batch, self.inputs)    # HomePools when grouped
         self.diaspora = np.tile(self.world.diaspora, (self.batch.B, 1))
+        self.recent = np.zeros_like(self.diaspora)
         self.step = 0
 
     @property
@@ -85,7 +86,7 @@ class Stepper:
         return self.batch.T
 
     def advance(self) -> dict[str, np.ndarray]:
-        counts = step_month(self.batch, self.state, self.step, self.diaspora, self.home)
+        counts = step_month(self.batch, self.state, self.step, self.diaspora, self.home, self.recent)
         self.step += 1
         return counts
 
@@ -106,12 +107,12 @@ def check_month(st: Stepper, counts: dict, before: np.ndarray, cumulative: dict)
     run = np.arange(B * n) // n
     by_status = np.bincount(run * len(Status) + status, minlength=B * len(Status)).reshape(B, len(Status))
     assert np.all(by_status.sum(axis=1) == n)
-    # persons conserved by origin: agents x persons per agent == population
-    origin = world.agent_origin
+    # persons conserved by pool: agents x persons per agent == population
+    origin = world.agent_pool
     ppa = world.persons_per_agent
     for b in range(B):
         part = status[b * n: (b + 1) * n]
-        per = np.zeros((len(Status), len(world.origins)), np.int64)
+        per = np.zeros((len(Status), len(world.pools)), np.int64)
         np.add.at(per, (part.astype(np.intp), origin.astype(np.intp)), 1)
         assert np.allclose((per * ppa[None, :]).sum(axis=0), world.population, rtol=1e-9)
     # absorbing states stay put
@@ -122,7 +123,7 @@ def check_month(st: Stepper, counts: dict, before: np.ndarray, cumulative: dict)
     for name, value in counts.items():
         assert np.all(value >= 0), name
         cumulative[name] = cumulative.get(name, 0) + value
-    agents_in = lambda s: np.stack([np.bincount(origin[status[b * n:(b + 1) * n] == s], minlength=len(world.origins))  # noqa: E731
+    agents_in = lambda s: np.stack([np.bincount(origin[status[b * n:(b + 1) * n] == s], minlength=len(world.pools))  # noqa: E731
                                     for b in range(B)])
     assert np.array_equal(cumulative["entries_irregular"], agents_in(Status.ENTERED_IRREGULAR))
     assert np.array_equal(cumulative["entries_legal"], agents_in(Status.ENTERED_LEGAL))
@@ -134,11 +135,14 @@ def check_month(st: Stepper, counts: dict, before: np.ndarray, cumulative: dict)
     transit_nodes = np.arange(len(world.node_ids)) != world.node_ids.index("USA")
     assert np.all(counts["deported"][:, :, transit_nodes] <= counts["intercepted"][:, :, transit_nodes])
     assert np.all(counts["expelled"] <= counts["encounters"])
-    # people on the way hold a route of their own origin, and a position on it
+    # only people of pools abroad wait at home for a month (their arrival in the host)
+    waiting = (status == Status.HOME) & (state.blocked_until > 0)
+    assert not world.pool_home[state.pool[waiting]].any()
+    # people on the way hold a route of their own pool, and a position on it
     on_way = np.flatnonzero((status == Status.TRANSIT) | (status == Status.BORDER))
     route = state.route[on_way].astype(np.intp)
     assert np.all(route != NO_ROUTE)
-    assert np.all(world.route_origin[route] == state.origin[on_way])
+    assert np.all(world.route_pool[route] == state.pool[on_way])
     assert np.all(state.leg[on_way] < world.route_length[route])
     at_border = np.flatnonzero(status == Status.BORDER)
     assert np.all(world.route_nodes[state.route[at_border], state.leg[at_border]] == world.border)

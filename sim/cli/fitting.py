@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 def add_subcommands(sub) -> None:
     """Add ``calibrate`` and ``validate`` to the ``migsim`` subcommand parsers."""
     parser = sub.add_parser(
-        "calibrate", help="fit behavioural parameters to observed encounters by nationality",
+        "calibrate", help="fit behavioural parameters to observed series along the route, by nationality",
         description="Fit the free parameters named in the file's calibration: block (default: the origin intercepts "
-        "behaviour.hazard.intercept.<ISO3>) to observed monthly encounters by nationality, by least squares on log "
+        "behaviour.hazard.intercept.<ISO3>) to its targets (default: border encounters from --observed, Darien "
+        "transits and Mexico's interceptions from sim/data) by nationality and month, by least squares on log "
         "errors with common random numbers; write a scenario that extends the input with the fitted values, and a "
-        "report of the fit (<out stem>.fit.json). Exit code 2 for bad input.")
+        "report of the fit with standard errors (<out stem>.fit.json). Exit code 2 for bad input.")
     parser.add_argument("scenario", type=Path, help="scenario YAML file (may hold a calibration: block)")
     add_observed_argument(parser)
     parser.add_argument("--until", type=month_argument, required=True, metavar="YYYY-MM",
@@ -27,6 +28,9 @@ def add_subcommands(sub) -> None:
     parser.add_argument("--seed", type=whole_number, help="random seed (overrides the block and the scenario)")
     parser.add_argument("--agents", type=positive, metavar="N",
                         help="agents per run (overrides the block and the scenario)")
+    parser.add_argument("--route-observed", action="append", default=[], type=route_file_argument,
+                        metavar="TARGET=FILE", help="another file for a series along the route (darien, "
+                        "mexico_interceptions, ...; default: the file in sim/data); may be repeated")
     parser.add_argument("--quiet", action="store_true", help="no progress or summary")
     parser.set_defaults(handler=cmd_calibrate)
 
@@ -47,10 +51,23 @@ def add_subcommands(sub) -> None:
     parser.add_argument("--replications", type=positive, metavar="R", help="replications (overrides the file)")
     parser.add_argument("--seed", type=whole_number, help="random seed (overrides the file)")
     parser.add_argument("--scores-file", type=Path, metavar="FILE",
-                        help="also write validation.json to FILE, e.g. scenarios/calibrated.validation.json beside "
-                        "the scenario, where comparison reports find it")
+                        help="also write validation.json to FILE, e.g. scenarios/calibrated_split.validation.json "
+                        "beside the scenario, where comparison reports find it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or table")
     parser.set_defaults(handler=cmd_validate)
+
+
+def route_file_argument(text: str) -> tuple[str, Path]:
+    """argparse type of ``TARGET=FILE`` (a series along the route and its file)."""
+    import argparse
+
+    from ..fitting.route_series import ROUTE_SERIES
+
+    name, _, file = text.partition("=")
+    if name not in ROUTE_SERIES or not file:
+        raise argparse.ArgumentTypeError(f"expected TARGET=FILE with TARGET one of {', '.join(ROUTE_SERIES)}, "
+                                         f"got {text!r}")
+    return name, Path(file)
 
 
 def command_line(args) -> str:
@@ -61,6 +78,8 @@ def command_line(args) -> str:
         parts += ["--seed", str(args.seed)]
     if args.agents is not None:
         parts += ["--agents", str(args.agents)]
+    for name, file in getattr(args, "route_observed", []):
+        parts += ["--route-observed", f"{name}={file}"]
     return " ".join(parts)
 
 
@@ -77,9 +96,11 @@ def cmd_calibrate(args) -> int:
 
         def report(e: Evaluation) -> None:
             seen.append(e)
-            console.print(f"evaluation {len(seen)}: objective {e.objective:,.3f}, ARD in the fit window {e.ard:.3f}")
+            ards = ", ".join(f"{k} {v:.3f}" for k, v in e.ard.items())
+            console.print(f"evaluation {len(seen)}: objective {e.objective:,.3f}, ARD in the fit window: {ards}")
     with claim_calibrated(args.out, args.scenario, args.observed):  # refused at once if it cannot be written
-        fit = calibrate(args.scenario, args.observed, args.until, agents=args.agents, seed=args.seed, report=report)
+        fit = calibrate(args.scenario, args.observed, args.until, agents=args.agents, seed=args.seed, report=report,
+                        route_files=dict(args.route_observed))
         out, report_file = write_calibrated(fit, args.out, command_line(args))
     if console is not None:
         print_fit(fit, out, report_file, console)
@@ -87,21 +108,28 @@ def cmd_calibrate(args) -> int:
 
 
 def print_fit(fit: Fit, out: Path, report_file: Path, console) -> None:
-    """Print the fitted parameters and the fit in the window."""
+    """Print the fitted parameters with their standard errors, and the fit in the window."""
     from rich.table import Table
 
     start, fitted = fit.scores(fit.start), fit.scores(fit.fitted)
     table = Table(title=f"calibration of {fit.setup.scenario.name}: fit window {fit.fit_window[0]} .. "
                   f"{fit.fit_window[-1]}, {fit.objective.scenario.agents:,} agents x {len(fit.objective.seeds)} "
                   "replication(s)")
-    for name, justify in (("parameter", "left"), ("bounds", "right"), ("start", "right"), ("fitted", "right")):
+    for name, justify in (("parameter", "left"), ("bounds", "right"), ("start", "right"), ("fitted", "right"),
+                          ("std. error", "right"), ("", "left")):
         table.add_column(name, justify=justify)
+    rows = {r["name"]: r for r in fit.identification.get("parameters", [])}
     for p, v in zip(fit.setup.parameters, fit.fitted):
-        table.add_row(p.name, f"[{p.low:g}, {p.high:g}]", f"{p.start:.3f}", f"{v:.3f}")
+        row = rows.get(p.name, {})
+        se = row.get("standard_error")
+        table.add_row(p.name, f"[{p.low:g}, {p.high:g}]", f"{p.start:.3f}", f"{v:.3f}",
+                      "n/a" if se is None else f"{se:.3f}", "poorly identified" if row.get("poorly_identified") else "")
     console.print(table)
-    console.print(f"objective {start['objective']:,.3f} -> {fitted['objective']:,.3f}; ARD in the fit window "
-                  f"{start['ard']:.3f} -> {fitted['ard']:.3f}; {fit.optimizer['evaluations']} evaluations, "
-                  f"{fit.objective.runs} runs, {fit.runtime_s:.0f} s")
+    ards = ", ".join(f"{name} {start['targets'][name]['ard']:.3f} -> {t['ard']:.3f}"
+                     for name, t in fitted["targets"].items())
+    console.print(f"objective {start['objective']:,.3f} -> {fitted['objective']:,.3f}; ARD in the fit window: {ards}; "
+                  f"{len(fit.starts)} start(s), {len(fit.objective.history)} evaluations, {fit.objective.runs} runs, "
+                  f"{fit.runtime_s:.0f} s")
     console.print(f"calibrated scenario written to [bold]{out}[/bold], report to [bold]{report_file}[/bold]")
 
 
@@ -173,6 +201,10 @@ def print_validation(v: Validation, out: Path | None = None, console=None) -> No
     if s["reference_ard"]:
         console.print("naive forecasts, ARD: " + ", ".join(f"{k.replace('_', ' ')} {x:.3f}"
                                                           for k, x in s["reference_ard"].items()))
+    for name, stage in s.get("stages", {}).items():
+        if stage["ard"] is not None:
+            console.print(f"{name}: ARD {stage['ard']:.3f} over the window ({stage['cells']} nationality-months with "
+                          f"data), {stage['ard_all_months']:.3f} over every simulated month")
     for note in s["notes"]:
         console.print(note)
     if out is not None:

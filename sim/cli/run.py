@@ -122,6 +122,18 @@ def cmd_app(args) -> int:
                 server.wait()
 
 
+def _calibration_summary(path) -> str:
+    """``; calibration block: N free parameters, targets ...`` for a file with a calibration block, else ''."""
+    from ..core.yamlio import load_with_extends
+    from ..fitting.spec import load_calibration
+
+    data = load_with_extends(path).data
+    if not isinstance(data, dict) or data.get("calibration") is None:
+        return ""
+    setup = load_calibration(path)
+    return f"; calibration block: {len(setup.parameters)} free parameters, targets {', '.join(setup.spec.targets)}"
+
+
 def cmd_check(args) -> int:
     """``migsim check``: validate files (scenarios, sweeps, studies), print OK or the problems."""
     from ..core.scenario import load_scenario
@@ -136,10 +148,11 @@ def cmd_check(args) -> int:
                 print(kind_line)
                 continue
             scenario = load_scenario(path)
+            block = _calibration_summary(path)
         except ScenarioError as exc:
             failed = True
             print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
         else:
             print(f"{path}: OK ({scenario.name}: {scenario.start} + {scenario.months} months, "
-                  f"{len(scenario.policies)} policies)")
+                  f"{len(scenario.policies)} policies{block})")
     return EXIT_INPUT if failed else 0

@@ -1,10 +1,10 @@
-"""Agents where the movement is: per-origin allocation weights from the expected movers.
+"""Agents where the movement is: per-pool allocation weights from the expected movers.
 
-With ``agent_allocation: movers`` the agents of a sample are shared among origins in
+With ``agent_allocation: movers`` the agents of a sample are shared among pools in
 proportion to ``rules.allocation_weight``: population x sqrt(p (1 - p)), where ``p`` is
-the chance that a person of the origin leaves within the horizon (Neyman allocation for
+the chance that a person of the pool leaves within the horizon (Neyman allocation for
 a total of movers). Every agent still stands for population / agents persons of its
-origin, so every estimate is unchanged in expectation; only its noise changes, with more
+pool, so every estimate is unchanged in expectation; only its noise changes, with more
 agents where people move and fewer where almost nobody does.
 
 ``p`` is computed from the World's fields (the shipped data and the scenario's world
@@ -34,19 +34,21 @@ def sampled_world(scenario: Scenario) -> World:
 
 
 def movers_weight(scenario: Scenario, world: World) -> np.ndarray:
-    """Allocation weight of each origin (``rules.allocation_weight``) from its expected movers over the horizon."""
+    """Allocation weight of each pool (``rules.allocation_weight``) from its expected movers over the horizon."""
     design = Scenario(schema_version=1, name="allocation", start=scenario.start, months=scenario.months,
                       warmup_months=scenario.warmup_months, agents=len(world.origins), origins=list(world.origins),
                       world=scenario.world, behaviour=scenario.behaviour)
     inputs = compile_inputs(design, world)
     b = design.behaviour
     months = slice(inputs.warmup, None)
-    shared = inputs.origin_logit[months] + rules.network_logit(b.hazard.network, world.diaspora, world.population)
-    tie = rules.tie_probability(world.diaspora, world.population, b.population.tie_scale)       # (O,)
+    nat = world.pool_origin                       # each pool's network and ties are its nationality's
+    shared = inputs.origin_logit[months] + rules.network_logit(b.hazard.network, world.diaspora[nat],
+                                                               world.home_population[nat])
+    tie = rules.tie_probability(world.diaspora, world.home_population, b.population.tie_scale)[nat]   # (P,)
     level = np.arange(rules.RISK_LEVELS)
     leave = sum(share * rules.leave_probability(shared[..., None], b.hazard.tie, b.hazard.legal_pathway, b.hazard.risk,
                                                 k, 0.0, level, inputs.journey_risk[months][..., None]).mean(axis=-1)
-                for k, share in ((0, 1.0 - tie), (1, tie)))                                       # (T, O)
+                for k, share in ((0, 1.0 - tie), (1, tie)))                                       # (T, P)
     afford = rules.share_affording(rules.affordability_threshold(inputs.cheapest_route_usd[months],
                                                                  inputs.savings_multiplier[months]),
                                    b.population.savings_to_income, world.gdp_per_capita, b.population.savings_sigma)

@@ -5,18 +5,17 @@ docs/model.md explains each mechanism and where the defaults come from.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .countries import ORIGINS
 
-# Origin fixed effects of the monthly hazard (log-odds). Tuned once so that
-# scenarios/history.yaml reproduces the mean monthly US southwest-border encounters by
-# nationality of fiscal year 2022 (scripts/tune_default_intercepts.py; docs/model.md,
-# "Defaults").
-DEFAULT_INTERCEPTS = {
-    "VEN": -10.82, "CUB": -7.98, "HTI": -6.25, "NIC": -7.98, "HND": -8.76, "GTM": -9.36,
-    "SLV": -9.76, "ECU": -10.25, "COL": -11.02, "MEX": -11.37, "PER": -11.01,
-}
+# Origin fixed effects of the monthly hazard (log-odds): one neutral value for every origin.
+# Fitted values are in scenarios/calibrated.yaml (`migsim calibrate`, docs/validation.md);
+# scenarios that describe the world as it is (baseline.yaml) extend that file.
+DEFAULT_INTERCEPT = -10.0
+DEFAULT_INTERCEPTS = {o: DEFAULT_INTERCEPT for o in ORIGINS}
 
 
 class Strict(BaseModel):
@@ -47,6 +46,25 @@ class HazardParameters(Strict):
     journey_months: float = Field(1.00, title="deterrence of a long journey (log-odds per month)",
                                   ge=0, description="per month of expected travel time to the US border "
                                   "(a longer, harder journey deters)")
+    unrest: float = Field(0.0, title="effect of unrest on leaving (log-odds)",
+                          description="per unit of the unrest index (ACLED events relative to the country's own "
+                          "mean, log ratio)")
+    disaster: float = Field(0.0, title="effect of a disaster on leaving (log-odds)",
+                            description="per unit of the share of the population affected by a recent disaster "
+                            "(0-1)")
+    abroad: float = Field(0.0, title="leaving from abroad (log-odds)",
+                          description="added for people living outside their country of birth (pools abroad): "
+                          "log-odds relative to the nationality's intercept")
+    recent: float = Field(0.0, title="word of mouth: pull of recent entries (log-odds)",
+                          description="word of mouth: per unit of ln(1 + the nationality's recent entries into "
+                          "the US per month per 100,000 residents)")
+    recent_half_life_months: float = Field(6.0, title="word of mouth: half-life (months)", gt=0, le=120,
+                                           description="months after which an entry counts half as much among "
+                                           "the recent entries")
+    learning_half_life_months: float = Field(0.0, title="learning of the chance of getting in: half-life (months)",
+                                             ge=0, le=120, description="months for people to close half the gap "
+                                             "between the chance of getting in they perceive and the current one "
+                                             "(0: at once)")
     legal_pathway: float = Field(1.00, title="pull of open parole (log-odds)",
                                  description="added for people with a sponsor when parole is open to their "
                                  "nationality")
@@ -79,9 +97,19 @@ class BorderParameters(Strict):
     attempt_probability: float = Field(0.8, title="chance of trying to cross (per month)",
                                        ge=0, le=1, description="chance per month that a person waiting at the "
                                        "border tries to cross")
-    give_up_probability: float = Field(0.25, title="chance of going home after expulsion",
-                                       ge=0, le=1, description="chance that a person expelled to Mexico goes "
-                                       "home instead of trying again")
+    give_up_intercept: float = Field(0.44, title="going home after expulsion (intercept, log-odds)",
+                                     ge=-50, le=50, description="log-odds that a person expelled to Mexico "
+                                     "goes home instead of trying again, before the terms below (default: 45 % at a "
+                                     "0.32 chance of getting in, from CBP's 27 % re-encounter share of July 2021)")
+    give_up_success: float = Field(2.0, title="going home: effect of the chance of getting in",
+                                   description="per unit of the chance that the next attempt ends inside the US "
+                                   "(less giving up)")
+    give_up_parole: float = Field(3.0, title="going home: pull of parole (log-odds)",
+                                  ge=0, description="added for a person with a sponsor, of a nationality with "
+                                  "parole places, whom an irregular crossing bars from parole (going home keeps it)")
+    way_home_cost_share: float = Field(0.5, title="cost of the way home (share of the cheapest route)",
+                                       ge=0, le=10, description="the way home costs this share of the pool's "
+                                       "cheapest open route (USD); a person with less savings cannot go home")
 
 
 class AidParameters(Strict):
@@ -112,14 +140,27 @@ class PopulationParameters(Strict):
                              ge=0, description="chance of a tie abroad = min(0.95, scale x diaspora / population)")
 
 
+class TransitParameters(Strict):
+    """How effective transit countries' checkpoints are: uncertain facts about the world, not levers."""
+
+    interception_scale: float = Field(1.0, title="effectiveness of containment (factor)", ge=0, le=20,
+                                      description="factor on the interception probability of every containment "
+                                      "block (capped at 1)")
+    node_shares: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict, title="share of interceptions by node",
+        description=("share of its country's interception probability at a node (an airport, the northern "
+                     "border...); nodes not listed: 1; multiplies a containment block's own node_shares"))
+
+
 class Behaviour(Strict):
     """All uncertain behavioural parameters."""
 
     hazard: HazardParameters = Field(title="decision to leave", default_factory=HazardParameters)
     route_choice: RouteChoiceParameters = Field(title="route choice", default_factory=RouteChoiceParameters)
+    transit: TransitParameters = Field(title="checkpoints in transit", default_factory=TransitParameters)
     border: BorderParameters = Field(title="behaviour at the border", default_factory=BorderParameters)
     aid: AidParameters = Field(title="response to aid", default_factory=AidParameters)
     population: PopulationParameters = Field(title="traits of the population", default_factory=PopulationParameters)
 
 
-__all__ = ["Behaviour", "Strict", "ORIGINS", "DEFAULT_INTERCEPTS"]
+__all__ = ["Behaviour", "Strict", "ORIGINS", "DEFAULT_INTERCEPT", "DEFAULT_INTERCEPTS"]

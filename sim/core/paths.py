@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .scenario import Scenario, allowed_keys
+from .scenario import Scenario
+from .schema_errors import allowed_keys
 from .yamlio import dotted
 
 NOT_SWEEPABLE = ("schema_version", "name", "description", "seed", "replications", "extends")

@@ -84,6 +84,10 @@ class ContainmentPolicy(_Budgeted):
         description="chance of interception per passage through one of its nodes")
     capacity_per_month: float = Field(title="capacity (persons per month)",
                                       ge=0, le=1e9, description="most persons it can intercept in a month")
+    node_shares: dict[str, Probability] = Field(
+        default_factory=dict, title="share of interceptions by node",
+        description=("share of the interception probability applied at each listed node of the country (an "
+                     "airport, the northern border...); nodes not listed: 1"))
     outcome: InterceptionOutcome = Field(title="outcome of interceptions", default_factory=InterceptionOutcome)
     budget_usd_per_year: UsdPerYear = Field(0.0, title="budget (USD per year)", description=SPENDING)
 
@@ -116,6 +120,9 @@ class EnforcementPolicy(_Budgeted):
     outcome: BorderOutcome = Field(title="outcome of apprehensions", default_factory=BorderOutcome)
     reentry_bar_months: int = Field(60, title="re-entry bar (months)",
                                     ge=0, le=600, description="months a removed person cannot leave again")
+    parole_bar: bool = Field(False, title="crossing bars from parole", description=(
+        "crossing irregularly bars the person from parole (as the 2022-2023 Venezuela and CHNV processes did): "
+        "someone with a sponsor keeps that option only by going home"))
     budget_usd_per_year: UsdPerYear = Field(0.0, title="budget (USD per year)", description=SPENDING)
 
 

@@ -94,18 +94,41 @@ def aid_savings_multiplier(aid_usd_per_person_year, gdp_per_capita_usd, income_e
 
 def origin_logit(intercept, b_inflation, b_violence, b_repression, b_success,
                  inflation_pct, homicides_per_100k, repression_0_100, success_probability,
-                 b_journey_months=0.0, journey_months=0.0):
-    """Part of the leave log-odds shared by everyone of an origin in a month (no network term).
+                 b_journey_months=0.0, journey_months=0.0, b_unrest=0.0, unrest_index=0.0,
+                 b_disaster=0.0, disaster_share=0.0):
+    """Part of the leave log-odds shared by everyone of a pool in a month (no network term).
 
-    ``journey_months``: expected months on the road to the US border over the routes open
-    that month (weighted as people choose routes); a longer, harder journey deters.
+    ``intercept``: the nationality's fixed effect (plus the offset of living abroad for a pool
+    abroad); ``journey_months``: expected months on the road to the US border over the routes
+    open that month (weighted as people choose routes), a longer, harder journey deters;
+    ``unrest_index``: political violence and protests relative to the country's own mean
+    (log ratio); ``disaster_share``: share of the population affected by a recent disaster (0-1).
     """
     return (intercept
             + b_inflation * np.log1p(np.maximum(inflation_pct, 0.0) / 100.0)
             + b_violence * np.log1p(np.maximum(homicides_per_100k, 0.0))
             + b_repression * np.asarray(repression_0_100) / 100.0
             + b_success * success_probability
-            - b_journey_months * np.asarray(journey_months))
+            - b_journey_months * np.asarray(journey_months)
+            + b_unrest * np.asarray(unrest_index)
+            + b_disaster * np.asarray(disaster_share))
+
+
+def learned(nominal, half_life_months):
+    """Perceived values after adaptive learning: each month people close a share
+    ``1 - 2**(-1 / half_life)`` of the gap to this month's nominal value (0 months: no lag).
+
+    ``nominal``: (months, ...) series; the first month starts at its own value.
+    """
+    nominal = np.asarray(nominal, dtype=np.float64)
+    if half_life_months <= 0:
+        return nominal.copy()
+    rate = 1.0 - 2.0 ** (-1.0 / half_life_months)
+    out = np.empty_like(nominal)
+    out[0] = nominal[0]
+    for t in range(1, len(nominal)):
+        out[t] = out[t - 1] + rate * (nominal[t] - out[t - 1])
+    return out
 
 
 def network_logit(b_network, diaspora_persons, population_persons):
@@ -135,9 +158,38 @@ def can_afford(savings_usd, threshold_usd):
     return np.asarray(savings_usd) >= threshold_usd
 
 
-def diaspora_after_entries(diaspora_persons, entered_agents, persons_per_agent):
-    """Diaspora in the US (persons) after a month's entries (agents, each standing for ``persons_per_agent``)."""
-    return diaspora_persons + entered_agents * persons_per_agent
+def entered_by_nationality(entered_agents, persons_per_agent, pool_origin, nationalities):
+    """Persons who entered the US in a month, by nationality (last axis), from agents by pool (last axis).
+
+    Each pool's agents stand for ``persons_per_agent`` of its pool; ``pool_origin``: the nationality
+    position of each pool. Pools are added in a fixed order, so the floats are the same whatever the
+    leading axes and in both engines.
+    """
+    entered = np.asarray(entered_agents) * np.asarray(persons_per_agent)
+    added = np.zeros(np.shape(entered)[:-1] + (nationalities,))
+    for p, o in enumerate(pool_origin):
+        added[..., o] += entered[..., p]
+    return added
+
+
+def diaspora_after_entries(diaspora_persons, entered_persons):
+    """Diaspora in the US (persons) after a month's entries (persons, ``entered_by_nationality``)."""
+    return diaspora_persons + entered_persons
+
+
+def recent_after_entries(recent_persons, entered_persons, half_life_months):
+    """Recent entries (persons): the previous months' weighted by ``2**(-age / half_life)``, plus this month's."""
+    return recent_persons * 2.0 ** (-1.0 / np.asarray(half_life_months)) + entered_persons
+
+
+def recent_entries_logit(b_recent, recent_persons, half_life_months, population_persons):
+    """Word of mouth: ``b x ln(1 + recent entries a month per 100,000 residents)``.
+
+    ``recent_persons`` (``recent_after_entries``) times ``1 - 2**(-1/half_life)`` is the recent
+    average of a month's entries of the nationality.
+    """
+    monthly = np.asarray(recent_persons) * (1.0 - 2.0 ** (-1.0 / np.asarray(half_life_months)))
+    return b_recent * np.log1p(1e5 * monthly / population_persons)
 
 
 def savings_after_journey(savings_usd, cost_usd):
@@ -216,6 +268,20 @@ def combined_probability(probabilities, axis=-1):
 
 # ----------------------------------------------------------------- capacity and outcomes
 
+def weighted_passages(passages_by_node, node_share):
+    """Passages (last axis: nodes) weighted by the share of the interception probability at each node.
+
+    ``node_share`` broadcasts against ``passages_by_node``. Summed node by node in a fixed order,
+    so the floats are the same whatever the leading axes and in both engines.
+    """
+    passages = np.asarray(passages_by_node, dtype=np.float64)
+    share = np.broadcast_to(np.asarray(node_share, dtype=np.float64), passages.shape)
+    total = np.zeros(passages.shape[:-1])
+    for n in range(passages.shape[-1]):
+        total = total + passages[..., n] * share[..., n]
+    return total
+
+
 def capacity_share(probability, capacity_persons, demand_persons):
     """Per-person probability when at most ``capacity_persons`` of ``demand_persons`` can be served.
 
@@ -262,6 +328,28 @@ def pick_outcome(shares, u):
     """Index of the outcome whose cumulative share first exceeds ``u`` (shares on the last axis)."""
     cumulative = np.cumsum(shares, axis=-1)
     return np.minimum(np.sum(cumulative <= np.asarray(u)[..., None], axis=-1), np.shape(shares)[-1] - 1)
+
+
+def give_up_logit(intercept, b_success, entry_probability):
+    """Log-odds that a person expelled to Mexico goes home instead of trying again (shared part).
+
+    Lower when the next attempt is more likely to end inside the US (``entry_probability``);
+    the parole term and the cost of the way home are per person (``give_up_probability``).
+    """
+    return intercept - b_success * np.asarray(entry_probability)
+
+
+def give_up_probability(shared_logit, b_parole, tie, parole_open, parole_bar, savings_usd, way_home_usd):
+    """Chance that a person expelled to Mexico goes home this month rather than staying to try again.
+
+    A person with a sponsor whose nationality has parole places, whom an irregular crossing
+    bars from parole (``parole_bar``), keeps that option only by going home: ``b_parole`` is
+    added. Nobody goes home without the savings the way home costs (``way_home_usd``).
+    """
+    keeps_parole = np.asarray(tie, dtype=np.float64) * np.asarray(parole_open, dtype=np.float64) \
+        * np.asarray(parole_bar, dtype=np.float64)
+    p = expit(np.asarray(shared_logit) + b_parole * keeps_parole)
+    return np.where(can_afford(savings_usd, way_home_usd), p, 0.0)
 
 
 def entry_probability(apprehension_probability, release_share):

@@ -11,33 +11,32 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, StrictInt, ValidationError, ValidationInfo, field_validator
 
-from .countries import ORIGINS, TRANSIT_COUNTRIES, VISA_COUNTRIES
+from . import datasets
+from .countries import ORIGINS
 from .errors import Problem, ScenarioError
-from .network import RouteGraph, load_route_graph
+from .network import RouteGraph, edge_key, load_route_graph, scenario_graph
 from .parameters import Behaviour, Strict
-from .policies import MONTH_PATTERN, EndAfterStart, Month, Policy
+from .policies import EndAfterStart, Month, Policy
+from .pools import scenario_pools, shipped_pools
 from .salvage import salvage, untouched
-from .yamlio import Located, dotted, load_with_extends, problems_from_paths
+from .schema_errors import NAME_PATTERN, data_path, in_file_order, validation_problems
+from .stocks import end_year_points
+from .yamlio import Located, load_with_extends, problems_from_paths
 
 SCHEMA_VERSION = 1
 FIRST_DATA_MONTH = "2015-01"
 LAST_INPUT_MONTH = "2035-12"
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-PATTERN_MESSAGES = {
-    NAME_PATTERN: "a name is 1-100 letters, digits, '_', '-' or '.', starting with a letter or digit: "
-                  "it names a folder inside the results folder, so it cannot hold '/' or start with '.'",
-    MONTH_PATTERN: "expected a month written YYYY-MM, e.g. 2023-07",
-}
-Driver = Literal["inflation", "violence", "repression"]
+Driver = Literal["inflation", "violence", "repression", "unrest", "disaster"]
 
 
 class DriverChange(EndAfterStart):
-    """A change to one driver of one origin (or all): a step, a ramp or a schedule of values."""
+    """A change to one driver of one country where people live (or all): a step, a ramp or a schedule of values."""
 
-    origin: str = Field(description="ISO3 origin, or ALL")
-    driver: Driver = Field(description="inflation (%), violence (homicides per 100,000) or repression (0-100)")
+    origin: str = Field(description="ISO3 of a country where a pool lives (an origin or a host), or ALL")
+    driver: Driver = Field(description="inflation (%), violence (homicides per 100,000), repression (0-100), "
+                                       "unrest (index, log ratio) or disaster (share of the population affected, 0-1)")
     kind: Literal["step", "ramp", "schedule"]
     start: Month | None = Field(None, description="step/ramp: first month of the change")
     end: Month | None = Field(None, description="ramp: month the full change is reached")
@@ -45,14 +44,15 @@ class DriverChange(EndAfterStart):
                                  description="step/ramp: relative change (0.5 = +50 %, -0.3 = -30 %)")
     values: dict[Month, float] | None = Field(None,
                                               description="schedule: absolute values by month, interpolated between")
+    note: str = Field("", description="free text: what the change stands for, and its source")
 
     def model_post_init(self, _context: Any) -> None:
         needs = {"step": ("start", "change"), "ramp": ("start", "end", "change"), "schedule": ("values",)}[self.kind]
         missing = [n for n in needs if getattr(self, n) is None]
         if missing:
             raise ValueError(f"a {self.kind} needs {', '.join(missing)}")
-        if self.values is not None and any(v < 0 for v in self.values.values()):
-            raise ValueError("driver values cannot be negative")
+        if self.values is not None and self.driver != "unrest" and any(v < 0 for v in self.values.values()):
+            raise ValueError("driver values cannot be negative (only the unrest index, a log ratio, can)")
 
     @field_validator("values")
     @classmethod
@@ -63,12 +63,43 @@ class DriverChange(EndAfterStart):
 
 
 class EdgeOverride(Strict):
-    """New values for one edge of the route network (unset fields keep their defaults)."""
+    """New values for one edge of the route network (unset fields keep their defaults), or a new
+    edge (every field but ``visa_free`` given)."""
 
     travel_months: float | None = Field(None, gt=0, le=12, title="travel time (months)", description="months")
     cost_usd: float | None = Field(None, ge=0, le=1e6, title="cost (USD per person)", description="USD per person")
     death_risk: float | None = Field(None, ge=0, le=1, title="death risk (per crossing)",
                                      description="probability per crossing")
+    mode: Literal["land", "air", "air_land", "sea"] | None = Field(None, title="mode of travel",
+                                                                   description="how the leg is travelled")
+    visa_free: list[str] | None = Field(None, title="nationalities that may board",
+                                        description="air links: the nationalities that may board (ISO3)")
+
+
+class NodeSpec(Strict):
+    """A node added to the route network (or a shipped node's fields changed)."""
+
+    country: str = Field(pattern=r"^[A-Z]{3}$", title="country", description="ISO3 of the country the node is in")
+    kind: Literal["origin", "host", "transit"] = Field(description="origin (a home pool), host (pools abroad "
+                                                                   "live there) or transit (its country can intercept)")
+    name: str = Field("", title="name", description="readable name")
+
+
+class PoolChange(Strict):
+    """A pool of people abroad added, or a shipped pool's fields changed (``sim/data/pools.yaml``)."""
+
+    nationality: str | None = Field(None, title="nationality",
+                                    description="ISO3 of the people's nationality (a simulated origin)")
+    host: str | None = Field(None, title="host country", description="ISO3 of the country they live in")
+    node: str | None = Field(None, title="node they set out from",
+                             description="node they set out from (default: the node named like the host)")
+    stock: Literal["unhcr"] | dict[int | Month, Annotated[float, Field(ge=0, le=1e9)]] | None = Field(
+        None, title="people in the pool (persons)",
+        description="persons: 'unhcr' (end-year stocks in sim/data) or a map of year (end-year) or YYYY-MM "
+                    "to persons, linear between points")
+    scale: float | None = Field(None, ge=0, le=100, title="size of the pool (factor on its stock)",
+                                description="factor on the stock (resize a pool)")
+    note: str | None = Field(None, title="note", description="what the pool stands for, and its source")
 
 
 class World(Strict):
@@ -80,7 +111,12 @@ class World(Strict):
         default_factory=dict, title="diaspora in the US (persons)", description="persons born there living in the US")
     gdp_per_capita_usd: dict[str, Annotated[float, Field(gt=0, le=1e6)]] = Field(
         default_factory=dict, title="GDP per head (USD per year, PPP)", description="USD per person per year (PPP)")
+    nodes: dict[str, NodeSpec] = Field(default_factory=dict, title="route nodes",
+                                       description="nodes added to the route network, by id")
     edges: dict[str, EdgeOverride] = Field(default_factory=dict, title="route edges", description="by 'FROM->TO'")
+    pools: dict[str, PoolChange | None] = Field(default_factory=dict, title="pools of people abroad",
+                                                description="pools of people abroad, by name: new, changed, or "
+                                                "null to remove a shipped one")
     border_death_risk: float | None = Field(None, ge=0, le=1, title="death risk of a border crossing",
                                             description="probability of death per crossing attempt")
 
@@ -160,7 +196,11 @@ def _override_message(error: Any) -> str:
 # ---------------------------------------------------------------- loading
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, merge (``extends``) and validate a scenario file; raise ``ScenarioError`` on problems."""
+    """Read, merge (``extends``) and validate a scenario file; raise ``ScenarioError`` on problems.
+
+    A ``calibration:`` block (the free parameters of ``migsim calibrate``) is not part of the
+    scenario and is left out here; ``migsim check`` and ``migsim calibrate`` validate it.
+    """
     located = load_with_extends(path)
     if isinstance(located.data, dict) and "baseline" in located.data and "scenarios" in located.data:
         file, line = located.where(("scenarios",))
@@ -170,6 +210,8 @@ def load_scenario(path: str | Path) -> Scenario:
         file, line = located.where(("sweep",))
         raise ScenarioError([Problem(file, line, "sweep", "this file describes a sweep: run it with "
                                      "`migsim sweep` (or sim.run_sweep), not as a single scenario")])
+    if isinstance(located.data, dict):
+        located.data.pop("calibration", None)        # read by `migsim calibrate` (sim.fitting), not part of a run
     return validate_located(located)
 
 
@@ -178,7 +220,7 @@ def validate_located(located: Located) -> Scenario:
     try:
         scenario = Scenario.model_validate(located.data)
     except ValidationError as exc:                 # names are checked too, in what the schema accepts: one pass
-        problems = _problems_from_validation(located, exc, Scenario)
+        problems = validation_problems(located, exc, Scenario)
         salvaged, touched = salvage(located.data, Scenario, data_path)
         if isinstance(salvaged, Scenario):
             problems += problems_from_paths(located, untouched(check_world_references(salvaged), touched))
@@ -222,127 +264,15 @@ def _check_resolved_size(scenario: Scenario, located: Located) -> None:
                                    "hold, so it could not be run again; make it smaller")
 
 
-def in_file_order(problems: list[Problem]) -> list[Problem]:
-    """Problems sorted as they appear: by file (in the order first met), then line (problems without a line first)."""
-    files = {f: i for i, f in enumerate(dict.fromkeys(p.file for p in problems))}
-    return sorted(problems, key=lambda p: (files[p.file], p.line or 0))
-
-
-def validation_problems(located: Located, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
-    """Located problems (file, line, key, message) of a validation error of any schema (scenario, study...)."""
-    return _problems_from_validation(located, exc, model)
-
-
-def _problems_from_validation(located: Located, exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        path = data_path(located.data, err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            allowed = allowed_keys(model, located.data, path[:-1])
-            close = difflib.get_close_matches(str(path[-1]), allowed, n=1, cutoff=0.6)
-            message = "unknown key" + (f"; did you mean '{close[0]}'?" if close else
-                                       (f" (expected one of: {', '.join(sorted(allowed))})" if allowed else ""))
-        elif err["type"] == "missing":
-            message = "required key is missing"
-        elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") in PATTERN_MESSAGES:
-            message = f"{PATTERN_MESSAGES[err['ctx']['pattern']]} (got {err['input']!r:.60})"
-        elif err["type"] == "union_tag_not_found":
-            message = f"needs a kind: one of {', '.join(_policy_kinds())}"
-        elif err["type"] == "union_tag_invalid":
-            tags = [t.strip(" '") for t in str(err.get("ctx", {}).get("expected_tags", "")).split(",") if t.strip()]
-            got = str(err.get("ctx", {}).get("tag", ""))
-            close = difflib.get_close_matches(got, tags, n=1, cutoff=0.6)
-            message = f"unknown kind '{got}'" + (f"; did you mean '{close[0]}'?" if close else
-                                                 f" (expected one of: {', '.join(tags)})")
-        elif err.get("input", "") is None and err["type"] in ("model_type", "dict_type", "model_attributes_type"):
-            message = ("is null: no file this one extends defines it, so there is nothing to remove; "
-                       "write its fields or delete the line")
-        elif "input" in err and err["type"] not in ("union_tag_invalid", "model_type", "dict_type"):
-            shown = repr(err["input"])
-            if len(shown) < 60 and "got " not in message:
-                message += f" (got {shown})"
-        file, line = located.where(path)
-        problems.append(Problem(file, line, dotted(path), message))
-    return problems
-
-
-def _policy_kinds() -> list[str]:
-    """The ``kind`` of every policy block (aid, containment, ...)."""
-    from typing import get_args
-
-    union = get_args(Policy)[0]
-    return [kind for block in get_args(union) for kind in get_args(block.model_fields["kind"].annotation)]
-
-
-def data_path(data: Any, loc: tuple) -> tuple:
-    """Map a pydantic error location to a key path in the data (dropping union tags)."""
-    path: list = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, dict) or isinstance(node, list):
-            if isinstance(part, str) and part not in ("aid", "containment", "enforcement", "legal_pathway",
-                                                      "visa", "closure") or not isinstance(node, dict):
-                path.append(part)
-                node = None
-    return tuple(path)
-
-
-def allowed_keys(model: type[BaseModel], data: Any, path: tuple) -> list[str]:
-    """Field names accepted at ``path`` (for "did you mean")."""
-    from typing import get_args
-
-    current: Any = model
-    node = data
-    for part in path:
-        node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return []
-            current = field.annotation
-        else:
-            args = get_args(current)
-            current = args[-1] if args else None
-        current = _unwrap(current, node)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any, node: Any) -> Any:
-    """Reduce Optional/Annotated/Union annotations to the model the data selects."""
-    from typing import Annotated as _A
-    from typing import get_args, get_origin
-
-    for _ in range(6):
-        origin = get_origin(annotation)
-        if origin is _A:
-            annotation = get_args(annotation)[0]
-            continue
-        if origin is not None and origin not in (dict, list):
-            options = [a for a in get_args(annotation) if a is not type(None)]
-            models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
-            kind = node.get("kind") if isinstance(node, dict) else None
-            chosen = [m for m in models if "kind" in m.model_fields
-                      and kind in get_args(m.model_fields["kind"].annotation)]
-            annotation = (chosen or models or options or [None])[0]
-            continue
-        break
-    return annotation
-
-
 # ---------------------------------------------------------------- references to the world
 
 def check_world_references(scenario: Scenario) -> list[tuple[tuple, str]]:
-    """Find names that do not exist in the world (countries, nodes, edges); return (path, message)."""
-    graph = load_route_graph()
+    """Find names that do not exist in the world (countries, nodes, edges, pools); return (path, message).
+
+    The world is the shipped network and pools (``sim.core.network``, ``sim.core.pools``) with the
+    scenario's additions.
+    """
+    shipped = load_route_graph()
     problems: list[tuple[tuple, str]] = []
 
     def country(path: tuple, code: str, allowed: tuple[str, ...], what: str) -> None:
@@ -351,46 +281,108 @@ def check_world_references(scenario: Scenario) -> list[tuple[tuple, str]]:
             hint = f"; did you mean '{close[0]}'?" if close else f" (expected one of: {', '.join(allowed)})"
             problems.append((path, f"unknown {what} {code!r}{hint}"))
 
+    known_nodes = set(shipped.node_ids) | set(scenario.world.nodes)
+    for name, override in scenario.world.edges.items():
+        _check_edge(("world", "edges", name), name, known_nodes, shipped, override, problems)
+    if problems:                                     # the network itself is broken: stop here
+        return problems
+    graph = scenario_graph(scenario.world)
+    origins = graph.origins
     for i, code in enumerate(scenario.origins):
-        country(("origins", i), code, ORIGINS, "origin country")
+        country(("origins", i), code, origins, "origin country")
     if len(set(scenario.origins)) != len(scenario.origins):
         problems.append((("origins",), "origins are listed more than once"))
     for section in ("population", "diaspora", "gdp_per_capita_usd"):
         for code in getattr(scenario.world, section):
-            country(("world", section, code), code, ORIGINS, "origin country")
+            country(("world", section, code), code, origins, "origin country")
+    data = {"population": set(datasets.population().index), "diaspora": set(datasets.diaspora_stock().index),
+            "gdp_per_capita_usd": set(datasets.gdp_per_capita_ppp().index)}
+    for code in scenario.origins:
+        for section, have in data.items():
+            if code in origins and code not in have and code not in getattr(scenario.world, section):
+                problems.append((("world", section), f"{code} has no {section.replace('_', ' ')} in the shipped "
+                                 f"data: give world.{section}.{code}"))
+    for node in scenario.behaviour.transit.node_shares:
+        country(("behaviour", "transit", "node_shares", node), node, graph.node_ids, "node")
     for code in scenario.behaviour.hazard.intercept:
-        country(("behaviour", "hazard", "intercept", code), code, ORIGINS, "origin country")
-    for name in scenario.world.edges:
-        _check_edge(("world", "edges", name), name, graph, problems)
+        country(("behaviour", "hazard", "intercept", code), code, origins, "origin country")
+    for name, pool in scenario.world.pools.items():
+        _check_pool(("world", "pools", name), name, pool, graph, problems)
+    pools = () if problems else scenario_pools(list(scenario.origins), dict(scenario.world.pools), graph)
+    hosts = tuple(p.host for p in pools if p.nationality in origins)
+    lived_in = tuple(dict.fromkeys(origins + hosts))
     for name, change in scenario.drivers.items():
-        if change.origin != "ALL":
-            country(("drivers", name, "origin"), change.origin, ORIGINS, "origin country")
+        if change.origin == "ALL":
+            continue
+        if change.driver in ("violence", "repression"):          # drivers of people in their country of birth
+            country(("drivers", name, "origin"), change.origin, origins, "origin country")
+        else:
+            country(("drivers", name, "origin"), change.origin, lived_in, "country where people live")
     for name, policy in scenario.policies.items():
         base = ("policies", name)
         for field in ("origins", "nationalities"):
             for i, code in enumerate(getattr(policy, field, None) or []):
                 what = "nationality" if field == "nationalities" else "origin country"
-                country((*base, field, i), code, ORIGINS, what)
+                country((*base, field, i), code, origins, what)
         if policy.kind == "containment":
-            country(base + ("country",), policy.country, TRANSIT_COUNTRIES, "transit country")
+            country(base + ("country",), policy.country, graph.transit_countries, "transit country")
+            own_nodes = tuple(n for n in graph.node_ids if graph.node_country[n] == policy.country)
+            for node in policy.node_shares:
+                country(base + ("node_shares", node), node, own_nodes, f"node of {policy.country}")
         if policy.kind == "visa":
-            country(base + ("country",), policy.country, VISA_COUNTRIES, "visa country")
+            country(base + ("country",), policy.country, graph.visa_countries, "visa country")
         if policy.kind == "closure":
             for i, edge in enumerate(policy.edges):
-                _check_edge(base + ("edges", i), edge, graph, problems)
+                _check_edge(base + ("edges", i), edge, set(graph.node_ids), graph, None, problems)
     return problems
 
 
-def _check_edge(path: tuple, name: str, graph: RouteGraph, problems: list) -> None:
-    parts = [p.strip() for p in str(name).split("->")]
-    if len(parts) != 2:
+def _check_pool(path: tuple, name: str, change: PoolChange | None, graph: RouteGraph, problems: list) -> None:
+    """A pool abroad: a new one needs nationality, host and stock; names must exist; UNHCR must have the stock."""
+    if change is None:
+        return
+    shipped = {p.name: p for p in shipped_pools()}
+    if name not in shipped:
+        missing = [f for f in ("nationality", "host", "stock") if getattr(change, f) is None]
+        if missing:
+            problems.append((path, f"a new pool needs {', '.join(missing)}"))
+            return
+    base = shipped.get(name)
+    nationality = change.nationality or (base.nationality if base is not None else "")
+    host = change.host or (base.host if base is not None else "")
+    node = change.node or (base.node if base is not None and change.host is None else host)
+    if nationality not in graph.origins:
+        problems.append((path + ("nationality",), f"unknown nationality {nationality!r} (origins: "
+                         f"{', '.join(graph.origins)})"))
+    if node not in graph.node_ids or graph.node_kind[node] not in ("origin", "host"):
+        problems.append((path + ("node",), f"a pool sets out from an origin or host node of the network; "
+                         f"{node!r} is not one (add it under world.nodes)"))
+    stock = change.stock if change.stock is not None else (base.stock if base is not None else None)
+    if stock == "unhcr":
+        try:
+            end_year_points(nationality, host)
+        except KeyError as missing:
+            problems.append((path + ("stock",), f"{missing.args[0]}: give the stock as a map of year to persons"))
+
+
+def _check_edge(path: tuple, name: str, nodes: set[str], graph: RouteGraph, spec: EdgeOverride | None,
+                problems: list) -> None:
+    """An edge written 'FROM->TO': both nodes known; it exists, or (``spec`` given) every field of a new one is set."""
+    key = edge_key(name)
+    if key is None:
         problems.append((path, f"an edge is written 'FROM->TO', got {name!r}"))
         return
-    for node in parts:
-        if node not in graph.node_ids:
-            close = difflib.get_close_matches(node, graph.node_ids, n=1, cutoff=0.5)
+    for node in key:
+        if node not in nodes:
+            close = difflib.get_close_matches(node, sorted(nodes), n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             problems.append((path, f"unknown node {node!r}{hint}"))
             return
-    if tuple(parts) not in graph.edge_index:
-        problems.append((path, f"there is no route edge {parts[0]}->{parts[1]} in the network"))
+    if key in graph.edge_index:
+        return
+    if spec is None:
+        problems.append((path, f"there is no route edge {key[0]}->{key[1]} in the network"))
+        return
+    missing = [f for f in ("travel_months", "cost_usd", "death_risk", "mode") if getattr(spec, f) is None]
+    if missing:
+        problems.append((path, f"{key[0]}->{key[1]} is a new edge: it needs {', '.join(missing)}"))

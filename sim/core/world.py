@@ -1,9 +1,13 @@
-"""The world: origins and their people, the route network, and the routes through it.
+"""The world: the pools of people who may leave, the route network, and the routes through it.
 
-Routes are every directed path in the network from an origin node to ``MEX_NORTH``
-(the US border). Movement is month by month: each month a traveller moves to the
-farthest node of the route within one month of travel of where they stand (at least
-one node), so a route's schedule is fixed by its travel times.
+A *pool* is the people of one nationality living in one country: every simulated origin's
+residents (its home pool), and people of a nationality living in a third country (pools
+abroad, ``sim/data/pools.yaml``; ``sim.core.pools``). Routes are every directed path in the
+network from a pool's node to ``MEX_NORTH`` (the US border) that passes no other place
+where people live; each pool has its own routes (what is open depends on its nationality).
+Movement is month by month: each month a traveller moves to the farthest node of the
+route within one month of travel of where they stand (at least one node), so a route's
+schedule is fixed by its travel times.
 """
 from __future__ import annotations
 
@@ -13,44 +17,55 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import datasets
-from .countries import ORIGINS, TRANSIT_COUNTRIES
-from .network import BORDER_NODE, Edge, load_route_graph
+from .calendar import parse_month
+from .network import BORDER_NODE, Edge, RouteGraph, scenario_graph
+from .pools import PoolSpec, scenario_pools
+from .stocks import arrived_by, end_year_points, monthly_stock
 
 if TYPE_CHECKING:
     from .scenario import Scenario
 
-MAX_ROUTES_PER_ORIGIN = 16
+MAX_ROUTES_PER_POOL = 16
 
 
 @dataclass
 class World:
-    """Everything fixed for a run: origins, people per agent, the network and its routes.
+    """Everything fixed for a run: nationalities, pools, people per agent, the network and its routes.
 
-    Arrays are indexed by origin position (``origins``), node position (``node_ids``),
-    edge position and route position.
+    Arrays are indexed by nationality position (``origins``), pool position (``pools``),
+    node position (``node_ids``), edge position, route position and simulated month
+    (warm-up included).
     """
 
-    origins: tuple[str, ...]
-    population: np.ndarray            # persons, by origin
-    agents_per_origin: np.ndarray     # agents, by origin
-    diaspora: np.ndarray              # persons born in the origin living in the US, at start
-    gdp_per_capita: np.ndarray        # USD per person per year (PPP)
+    origins: tuple[str, ...]          # nationalities simulated (ISO3)
+    pools: tuple[str, ...]            # pool names: home pools (named by ISO3) first, then pools abroad
+    pool_origin: np.ndarray           # (P,) nationality position of each pool
+    pool_country: tuple[str, ...]     # (P,) ISO3 of the country each pool lives in
+    pool_home: np.ndarray             # (P,) bool: the pool lives in its country of birth
+    population: np.ndarray            # (P,) persons: residents, or the most people abroad in the horizon
+    pool_present: np.ndarray          # (T, P) share of each pool living there in each simulated month
+    agents_per_pool: np.ndarray       # (P,) agents
+    home_population: np.ndarray       # (O,) persons living in each origin country
+    diaspora: np.ndarray              # (O,) persons born in the origin living in the US, at start
+    gdp_per_capita: np.ndarray        # (P,) USD per person per year (PPP) of the pool's nationality
+    pool_node: np.ndarray             # (P,) node position each pool sets out from
     node_ids: tuple[str, ...]
     node_country: tuple[str, ...]
     edges: list[Edge]
     border_death_risk: float
+    transit_countries: tuple[str, ...]    # countries that can run containment
     route_nodes: np.ndarray           # (routes, max_len) node positions, -1 padded
     route_length: np.ndarray          # nodes on each route
-    route_origin: np.ndarray          # origin position of each route
+    route_pool: np.ndarray            # pool position of each route
     route_edges: list[list[int]]      # edge positions along each route
     next_leg: np.ndarray              # (routes, max_len): node index reached after one month
-    origin_routes: np.ndarray         # (origins, max routes) route positions, -1 padded
+    pool_routes: np.ndarray           # (pools, max routes) route positions, -1 padded
     names: dict[str, str] = field(default_factory=dict)
 
     @property
     def persons_per_agent(self) -> np.ndarray:
-        """Persons each agent stands for, by origin."""
-        return self.population / self.agents_per_origin
+        """Persons each agent stands for, by pool."""
+        return self.population / self.agents_per_pool
 
     @property
     def border(self) -> int:
@@ -58,14 +73,44 @@ class World:
         return self.node_ids.index(BORDER_NODE)
 
     @property
-    def origin_nodes(self) -> np.ndarray:
-        """Node position of each origin's home node."""
-        return np.array([self.node_ids.index(o) for o in self.origins], dtype=np.int16)
+    def agent_pool(self) -> np.ndarray:
+        """Pool position of every agent of one run (agents are grouped by pool)."""
+        return np.repeat(np.arange(len(self.pools), dtype=np.uint8), self.agents_per_pool)
 
-    @property
-    def agent_origin(self) -> np.ndarray:
-        """Origin position of every agent of one run (agents are grouped by origin)."""
-        return np.repeat(np.arange(len(self.origins), dtype=np.uint8), self.agents_per_origin)
+    def agents_there(self) -> np.ndarray:
+        """Agents of each pool living there in each simulated month (T, P): ``floor(present x N)`` of its ``N``
+        (non-decreasing: people arrive in agent order as the stock grows; home pools: everyone)."""
+        there = np.floor(self.pool_present * self.agents_per_pool[None, :] + 1e-9).astype(np.int64)
+        return np.where(self.pool_home[None, :], self.agents_per_pool[None, :], there)
+
+    def arrival_step(self) -> np.ndarray:
+        """First simulated month (step) in which each agent of a run lives in its pool (int16).
+
+        0 for home pools. Within a pool abroad, agent ``k`` of ``N`` is there from the first
+        step at which ``floor(present x N) > k`` (``agents_there``).
+        """
+        out = np.zeros(int(self.agents_per_pool.sum()), dtype=np.int16)
+        there = self.agents_there()
+        first = 0
+        for p, n in enumerate(self.agents_per_pool):
+            if not self.pool_home[p]:
+                out[first: first + n] = np.searchsorted(there[:, p], np.arange(n), side="right")
+            first += n
+        return out
+
+    def arrivals(self) -> np.ndarray:
+        """Agents who come to live in each pool in each simulated month (T, P) int64: at step 0 everyone there
+        at the start, later the agents whose ``arrival_step`` it is (counted without a row per agent)."""
+        there = np.minimum(self.agents_there(), self.agents_per_pool[None, :])
+        return np.diff(there, axis=0, prepend=0)
+
+    def by_nationality(self, per_pool: np.ndarray) -> np.ndarray:
+        """Sum a last axis over pools into one over nationalities (``origins``)."""
+        per_pool = np.asarray(per_pool)
+        out = np.zeros(per_pool.shape[:-1] + (len(self.origins),), dtype=per_pool.dtype)
+        for p, o in enumerate(self.pool_origin):
+            out[..., o] += per_pool[..., p]
+        return out
 
     def route_label(self, r: int) -> str:
         """Readable name of route ``r``: its nodes joined by '>'."""
@@ -76,8 +121,8 @@ class World:
 class RouteTables:
     """Lookup tables of the routes that both engines read (R routes, L nodes per route, C transit countries)."""
 
-    node_transit: np.ndarray      # (nodes,) position of the node's country in TRANSIT_COUNTRIES, -1 elsewhere
-    origin_transit: np.ndarray    # (origins,) the origin's position in TRANSIT_COUNTRIES, -2 when it is none
+    node_transit: np.ndarray      # (nodes,) position of the node's country in transit_countries, -1 elsewhere
+    origin_transit: np.ndarray    # (pools,) position of the pool's nationality in transit_countries, -2 when none
     edge_risk: np.ndarray         # (R, L) death risk of the leg that reaches route position j (0 at j = 0)
     entry_leg: np.ndarray         # (R, C) route position of the first node in each transit country (0: none)
     max_slots: int                # most route positions a traveller can pass in one month
@@ -88,12 +133,12 @@ class RouteTables:
 
 def route_tables(world: World) -> RouteTables:
     """Build the ``RouteTables`` of a world: who polices which node, leg risks, country entry points."""
-    node_transit = np.array([TRANSIT_COUNTRIES.index(c) if c in TRANSIT_COUNTRIES else -1
-                             for c in world.node_country])
+    transit = world.transit_countries
+    node_transit = np.array([transit.index(c) if c in transit else -1 for c in world.node_country])
     R, L = world.route_nodes.shape
     edge_risk = np.zeros((R, L))
     leg_edge = np.full((R, L), -1, dtype=np.int16)
-    entry_leg = np.zeros((R, len(TRANSIT_COUNTRIES)), dtype=np.uint8)
+    entry_leg = np.zeros((R, len(transit)), dtype=np.uint8)
     for r, legs in enumerate(world.route_edges):
         edge_risk[r, 1: len(legs) + 1] = [world.edges[e].death_risk for e in legs]
         leg_edge[r, 1: len(legs) + 1] = legs
@@ -101,8 +146,9 @@ def route_tables(world: World) -> RouteTables:
             c = node_transit[world.route_nodes[r, j]]
             if c >= 0:
                 entry_leg[r, c] = j
-    # a traveller is not intercepted by the country of their own nationality
-    origin_transit = np.array([TRANSIT_COUNTRIES.index(o) if o in TRANSIT_COUNTRIES else -2 for o in world.origins])
+    # a traveller is not intercepted by the country of their own nationality (wherever they live)
+    nationality = [world.origins[o] for o in world.pool_origin]
+    origin_transit = np.array([transit.index(o) if o in transit else -2 for o in nationality])
     max_slots = int((world.next_leg - np.arange(L)[None, :]).max())
     leg_risk = np.array([e.death_risk for e in world.edges] + [world.border_death_risk])
     leg_node = np.array([world.node_ids.index(e.target) for e in world.edges] + [world.border], dtype=np.intp)
@@ -110,8 +156,8 @@ def route_tables(world: World) -> RouteTables:
 
 
 def allocate_agents(population: np.ndarray, agents: int, method: str, weight: np.ndarray | None = None) -> np.ndarray:
-    """Share ``agents`` among origins by population, its square root, equally, or by ``weight`` (method ``movers``:
-    ``sim.core.allocation``), by largest remainder and at least one per origin."""
+    """Share ``agents`` among pools by population, its square root, equally, or by ``weight`` (method ``movers``:
+    ``sim.core.allocation``), by largest remainder and at least one per pool."""
     if method == "movers":
         if weight is None or not np.isfinite(weight).all() or weight.sum() <= 0:
             weight = np.sqrt(population)
@@ -124,38 +170,51 @@ def allocate_agents(population: np.ndarray, agents: int, method: str, weight: np
     return np.maximum(counts, 1)
 
 
+def simulated_months(scenario: Scenario) -> np.ndarray:
+    """Month number of every simulated month: the warm-up months (at the start month), then the reported ones."""
+    start = parse_month(scenario.start)
+    return np.array([start] * scenario.warmup_months + list(range(start, start + scenario.months)))
+
+
+def pool_stock(pool: PoolSpec, months: np.ndarray) -> np.ndarray:
+    """Persons of a pool abroad living in its host in each month (stock x scale), from UNHCR or its own points."""
+    points = end_year_points(pool.nationality, pool.host) if isinstance(pool.stock, str) else pool.stock
+    return pool.scale * monthly_stock(dict(points), months)
+
+
 def build_world(scenario: Scenario, movers_weight: np.ndarray | None = None) -> World:
     """Build the ``World`` of a validated scenario (shipped data plus its overrides).
 
-    ``agent_allocation: movers`` needs the weight of each origin (``sim.core.allocation.sampled_world``
+    ``agent_allocation: movers`` needs the weight of each pool (``sim.core.allocation.sampled_world``
     computes it and builds the world); without it the agents are shared by the square root of population.
     """
-    graph = load_route_graph()
+    graph = scenario_graph(scenario.world)
     origins = tuple(scenario.origins)
+    pools = scenario_pools(list(scenario.origins), dict(scenario.world.pools), graph)
     pop_data, dia_data, gdp_data = datasets.population(), datasets.diaspora_stock(), datasets.gdp_per_capita_ppp()
     w = scenario.world
-    population = np.array([w.population.get(o, pop_data[o]) for o in origins], dtype=np.float64)
-    diaspora = np.array([w.diaspora.get(o, dia_data[o]) for o in origins], dtype=np.float64)
-    gdp = np.array([w.gdp_per_capita_usd.get(o, gdp_data[o]) for o in origins], dtype=np.float64)
+    home_population = np.array([w.population.get(o, pop_data.get(o)) for o in origins], dtype=np.float64)
+    diaspora = np.array([w.diaspora.get(o, dia_data.get(o)) for o in origins], dtype=np.float64)
+    gdp = {o: float(w.gdp_per_capita_usd.get(o, gdp_data.get(o))) for o in origins}
+    calendar = simulated_months(scenario)
+    present = np.ones((len(calendar), len(pools)))
+    population = np.zeros(len(pools))
+    for p, pool in enumerate(pools):
+        if pool.home:
+            population[p] = home_population[origins.index(pool.nationality)]
+            continue
+        arrived = arrived_by(pool_stock(pool, calendar))
+        population[p] = arrived[-1]
+        present[:, p] = arrived / arrived[-1] if arrived[-1] > 0 else 1.0
     agents = allocate_agents(population, int(scenario.agents), scenario.agent_allocation, movers_weight)
 
-    edge_overrides = {"->".join(p.strip() for p in k.split("->")): v for k, v in w.edges.items()}
-    edges = []
-    for e in graph.edges:
-        o = edge_overrides.get(f"{e.source}->{e.target}")
-        if o is not None:
-            e = Edge(e.source, e.target,
-                     e.travel_months if o.travel_months is None else o.travel_months,
-                     e.cost_usd if o.cost_usd is None else o.cost_usd,
-                     e.death_risk if o.death_risk is None else o.death_risk, e.mode, e.visa_free, e.note)
-        edges.append(e)
-    node_ids = graph.node_ids
-    routes = _enumerate_routes(origins, edges)
+    node_ids, edges = graph.node_ids, list(graph.edges)
+    routes, owners = _enumerate_routes(pools, graph)
     max_len = max(len(r) for r in routes)
     route_nodes = np.full((len(routes), max_len), -1, dtype=np.int16)
     next_leg = np.zeros((len(routes), max_len), dtype=np.uint8)
     route_edges = []
-    edge_pos = {(e.source, e.target): i for i, e in enumerate(edges)}
+    edge_pos = graph.edge_index
     for r, path in enumerate(routes):
         route_nodes[r, : len(path)] = [node_ids.index(n) for n in path]
         legs = [edge_pos[(a, b)] for a, b in zip(path, path[1:])]
@@ -165,38 +224,47 @@ def build_world(scenario: Scenario, movers_weight: np.ndarray | None = None) -> 
             reach = int(np.flatnonzero(cumulative - cumulative[j] <= 1.0 + 1e-9).max())
             next_leg[r, j] = max(reach, j + 1)
         next_leg[r, len(path) - 1] = len(path) - 1
-    route_origin = np.array([origins.index(p[0]) for p in routes], dtype=np.uint8)
-    per_origin = [np.flatnonzero(route_origin == i) for i in range(len(origins))]
-    origin_routes = np.full((len(origins), max(len(p) for p in per_origin)), -1, dtype=np.int16)
-    for i, p in enumerate(per_origin):
-        origin_routes[i, : len(p)] = p
-    return World(origins, population, agents, diaspora, gdp, node_ids,
-                 tuple(graph.node_country[n] for n in node_ids), edges,
-                 w.border_death_risk if w.border_death_risk is not None else graph.border_death_risk,
-                 route_nodes, np.array([len(p) for p in routes], dtype=np.uint8), route_origin, route_edges,
-                 next_leg, origin_routes, dict(graph.node_name))
+    route_pool = np.array(owners, dtype=np.uint8)
+    per_pool = [np.flatnonzero(route_pool == i) for i in range(len(pools))]
+    pool_routes = np.full((len(pools), max(len(found) for found in per_pool)), -1, dtype=np.int16)
+    for i, found in enumerate(per_pool):
+        pool_routes[i, : len(found)] = found
+    names = {**graph.node_name, **{p.name: p.name.replace("_", " ") for p in pools if not p.home}}
+    return World(
+        origins=origins, pools=tuple(p.name for p in pools),
+        pool_origin=np.array([origins.index(p.nationality) for p in pools], dtype=np.uint8),
+        pool_country=tuple(p.host for p in pools), pool_home=np.array([p.home for p in pools]),
+        population=population, pool_present=present, agents_per_pool=agents, home_population=home_population,
+        diaspora=diaspora, gdp_per_capita=np.array([gdp[p.nationality] for p in pools]),
+        pool_node=np.array([node_ids.index(p.node) for p in pools], dtype=np.int16),
+        node_ids=node_ids, node_country=tuple(graph.node_country[n] for n in node_ids), edges=edges,
+        border_death_risk=graph.border_death_risk, transit_countries=graph.transit_countries,
+        route_nodes=route_nodes, route_length=np.array([len(p) for p in routes], dtype=np.uint8),
+        route_pool=route_pool, route_edges=route_edges, next_leg=next_leg, pool_routes=pool_routes, names=names)
 
 
-def _enumerate_routes(origins: tuple[str, ...], edges: list[Edge]) -> list[list[str]]:
-    """Every directed path from each origin to the border, in a stable order."""
+def _enumerate_routes(pools: tuple[PoolSpec, ...], graph: RouteGraph) -> tuple[list[list[str]], list[int]]:
+    """Every directed path from each pool's node to the border passing no other home node, in a stable order."""
     out_edges: dict[str, list[str]] = {}
-    for e in edges:
+    for e in graph.edges:
         out_edges.setdefault(e.source, []).append(e.target)
-    routes = []
-    for origin in origins:
+    homes = set(graph.home_nodes)
+    routes, owner = [], []
+    for i, pool in enumerate(pools):
         found: list[list[str]] = []
-        stack = [[origin]]
+        stack = [[pool.node]]
         while stack:
             path = stack.pop()
             if path[-1] == BORDER_NODE:
                 found.append(path)
                 continue
             for nxt in reversed(out_edges.get(path[-1], [])):
-                if nxt not in path and (nxt not in ORIGINS or nxt == origin):
+                if nxt not in path and nxt not in homes:
                     stack.append(path + [nxt])
         if not found:
-            raise ValueError(f"no route from {origin} to {BORDER_NODE} in the network")
-        if len(found) > MAX_ROUTES_PER_ORIGIN:
-            raise ValueError(f"{origin} has {len(found)} routes; at most {MAX_ROUTES_PER_ORIGIN} are supported")
+            raise ValueError(f"no route from {pool.node} (pool {pool.name}) to {BORDER_NODE} in the network")
+        if len(found) > MAX_ROUTES_PER_POOL:
+            raise ValueError(f"{pool.name} has {len(found)} routes; at most {MAX_ROUTES_PER_POOL} are supported")
         routes.extend(found)
-    return routes
+        owner.extend([i] * len(found))
+    return routes, owner

@@ -26,7 +26,7 @@ from .state import STATE_BYTES_PER_AGENT
 
 WORK_BYTES_PER_AGENT = 50      # temporaries of the per-agent home phase and its leave-table row, one run's agents
 LIST_BYTES_PER_ROW = 8         # grouped: a row's place in the side pool, the barred or the movers (int64)
-COUNTS_BYTES_PER_RUN = 1 << 20  # grouped: counts of people who never left (origins x 16 groups x intervals)
+COUNTS_BYTES_PER_RUN = 1 << 20  # grouped: counts of people who never left (pools x 16 groups x intervals)
 ENGINE_BYTES_PER_AGENT = {
     # engine: (bytes per agent of each run held at once, bytes per agent of one run: temporaries)
     "vector": (STATE_BYTES_PER_AGENT + 17, WORK_BYTES_PER_AGENT),

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 NATIONAL_METRICS = ("encounters", "entries_irregular", "entries_legal", "expelled")
-"""Metrics counted by nationality (agents per run, month and origin)."""
-LOCATED_METRICS = ("intercepted", "deported", "deaths", "in_transit")
-"""Metrics counted by nationality and node (agents per run, month, origin and node)."""
+"""Metrics counted by nationality (agents per run, month and pool; pools add up to nationalities)."""
+LOCATED_METRICS = ("intercepted", "deported", "deaths", "in_transit", "transits")
+"""Metrics counted by nationality and node (agents per run, month, pool and node)."""
 EXPECTED_METRICS = ("deaths",)
 """Located metrics counted as expectations (float agents): each exposure adds its probability."""
 NO_ROUTE = 255
@@ -85,8 +85,9 @@ def barred_until(step: Any, bar_months: Any = 0) -> Any:
 
 
 def free_to_leave(status: Any, blocked_until: Any, step: int) -> Any:
-    """At home, or returned and no longer barred, at month step ``step`` (arrays or one person's values)."""
-    return (status == Status.HOME) | ((status == Status.RETURNED) & (blocked_until <= step))
+    """At home or returned, and neither barred nor (abroad) yet to arrive, at month step ``step``
+    (arrays or one person's values)."""
+    return ((status == Status.HOME) | (status == Status.RETURNED)) & (blocked_until <= step)
 
 
 def on_the_way(status: Any) -> Any:
@@ -102,7 +103,7 @@ class AgentState:
     grouped engine only for the people who have left home at least once (``vector/pools.py``).
     """
 
-    origin: np.ndarray          # uint8 origin position
+    pool: np.ndarray            # uint8 pool position (nationality and country of residence)
     status: np.ndarray          # uint8 Status
     route: np.ndarray           # uint8 route position (255 = none)
     leg: np.ndarray             # uint8 position on the route
@@ -111,7 +112,7 @@ class AgentState:
     tie: np.ndarray             # uint8 0/1: a relative or friend in the US
     attempts: np.ndarray        # uint8 crossing attempts ended in expulsion
     since: np.ndarray           # int16 month step the current status began
-    blocked_until: np.ndarray   # int16 month step before which the person cannot leave
+    blocked_until: np.ndarray   # int16 month step before which the person cannot leave (abroad: arrives)
 
     def months_in_state(self, step: int) -> np.ndarray:
         """Months each agent has spent in its current status at month step ``step``."""
@@ -132,11 +133,11 @@ class AgentState:
 
 @dataclass
 class Counts:
-    """Agent counts of every metric, by run, reported month, origin (and node); both engines return them."""
+    """Agent counts of every metric, by run, reported month, pool (and node); both engines return them."""
 
-    national: dict[str, np.ndarray]     # (B, T, O) int64
-    located: dict[str, np.ndarray]      # (B, T, O, nodes) int64; float64 expected agents for EXPECTED_METRICS
-    aid_spent: np.ndarray               # (B, T, O) USD
+    national: dict[str, np.ndarray]     # (B, T, P) int64
+    located: dict[str, np.ndarray]      # (B, T, P, nodes) int64; float64 expected agents for EXPECTED_METRICS
+    aid_spent: np.ndarray               # (B, T, O) USD, by nationality
     enforcement_spent: np.ndarray       # (B, T, K) USD
     active: np.ndarray                  # (B, months simulated) agents on the way or at the border at the start
     #                                     of each month, warm-up included: the agent-months that travel or wait

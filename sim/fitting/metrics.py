@@ -34,27 +34,33 @@ def ard(simulated: pd.DataFrame, observed: pd.DataFrame) -> float:
 
     ``ARD = (1/T) Σ_t [ Σ_n |S_t,n − Y_t,n| / Σ_n Y_t,n ]``: for each month the absolute
     differences summed over nationalities divided by that month's observed total, then
-    averaged over the T months. Months whose observed total is 0 have no relative
-    difference and are left out (NaN when every month is).
+    averaged over the T months. Cells where ``observed`` is NaN (no data: a series along the
+    route without a row for that nationality and month) are left out of both sums; months
+    whose observed total is 0 have no relative difference and are left out (NaN when every
+    month is).
     """
     s, y = _aligned(simulated, observed)
+    have = np.isfinite(y)
+    y = np.where(have, y, 0.0)
     total = y.sum(axis=1)
     keep = total > 0
     if not keep.any():
         return float("nan")
-    return float((np.abs(s - y).sum(axis=1)[keep] / total[keep]).mean())
+    return float((np.where(have, np.abs(s - y), 0.0).sum(axis=1)[keep] / total[keep]).mean())
 
 
 def total_errors(simulated: pd.DataFrame, observed: pd.DataFrame) -> pd.Series:
     """Relative error of each nationality's total over the window (signed fraction; +0.2 = 20 % too many).
 
-    ``e_n = (Σ_t S_t,n − Σ_t Y_t,n) / Σ_t Y_t,n``; NaN for a nationality with no observed
-    encounters in the window.
+    ``e_n = (Σ_t S_t,n − Σ_t Y_t,n) / Σ_t Y_t,n`` over the months with observed data (NaN cells
+    left out); NaN for a nationality with no observed count in the window.
     """
     s, y = _aligned(simulated, observed)
-    observed_total = y.sum(axis=0)
+    have = np.isfinite(y)
+    observed_total = np.where(have, y, 0.0).sum(axis=0)
+    simulated_total = np.where(have, s, 0.0).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        error = np.where(observed_total > 0, (s.sum(axis=0) - observed_total) / observed_total, np.nan)
+        error = np.where(observed_total > 0, (simulated_total - observed_total) / observed_total, np.nan)
     return pd.Series(error, index=observed.columns, name="total_error")
 
 
@@ -77,12 +83,14 @@ def mase(simulated: pd.DataFrame, observed: pd.DataFrame, naive: pd.DataFrame) -
 def log_errors(simulated: pd.DataFrame, observed: pd.DataFrame, offset: float) -> np.ndarray:
     """Residuals of the calibration objective, ``ln(S_t,n + c) − ln(Y_t,n + c)`` (natural-log units).
 
-    One residual per month and nationality (months by rows, flattened); ``offset`` ``c``
-    (persons per month, > 0) keeps months with few or no encounters finite and damps
-    their weight. Half the sum of squares is the objective ``calibrate`` minimises.
+    One residual per month and nationality with observed data (months by rows, flattened;
+    NaN cells of ``observed`` are left out); ``offset`` ``c`` (persons per month, > 0) keeps
+    months with few or no encounters finite and damps their weight. Half the sum of squares
+    is the objective ``calibrate`` minimises.
     """
     s, y = _aligned(simulated, observed)
-    return (np.log(s + offset) - np.log(y + offset)).ravel()
+    have = np.isfinite(y)
+    return (np.log(s + offset) - np.log(np.where(have, y, 0.0) + offset))[have]
 
 
 def seasonal_naive(observed: pd.DataFrame, months: list[str], lag: int = SEASON_MONTHS) -> pd.DataFrame:

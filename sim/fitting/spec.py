@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -22,6 +23,7 @@ from ..core.paths import apply_values, check_path, parse_path, value_at
 from ..core.policies import Month
 from ..core.scenario import Scenario, validate_located, validation_problems
 from ..core.yamlio import Located, dotted, load_with_extends, problems_from_paths
+from .targets import DEFAULT_TARGETS, TARGET_NAMES
 
 CALIBRATION_KEY = "calibration"
 DEFAULT_FIT_MONTHS = 12                      # months fitted when the block names no fit_from
@@ -74,7 +76,13 @@ class CalibrationSpec(Strict):
                                     description="runs per evaluation, each with its own seed")
     seed: StrictInt | None = Field(None, ge=0, lt=2**63, description="seed (default: the scenario's)")
     offset: float = Field(100.0, gt=0, le=1e9, description="persons per month added to both series before logs")
-    max_evaluations: StrictInt = Field(40, ge=2, le=10_000, description="objective evaluations allowed")
+    max_evaluations: StrictInt = Field(40, ge=2, le=10_000, description="objective evaluations allowed (per start)")
+    targets: list[Literal[TARGET_NAMES]] = Field(default_factory=lambda: list(DEFAULT_TARGETS), min_length=1,
+                                                 description="observed series fitted together (sim.fitting.targets)")
+    weights: dict[Literal[TARGET_NAMES], Annotated[float, Field(gt=0, le=1e6)]] = Field(
+        default_factory=dict, description="weight of each target's squared log errors (default 1)")
+    starts: StrictInt = Field(1, ge=1, le=20, description="starts of the optimiser: the written values, then "
+                              "shared parameters spread over their bounds (intercepts start where written)")
 
 
 class _FileWithBlock(BaseModel):
@@ -139,9 +147,9 @@ def load_calibration(path: str | Path, *, agents: int | None = None, seed: int |
     for name, bounds in written.items():
         at = (CALIBRATION_KEY, "parameters", name)
         parts = parse_path(name)
-        if parts is None or parts[0] != "behaviour":
-            problems.append((at, "calibration fits behavioural parameters: a path such as "
-                             "behaviour.hazard.intercept.VEN or behaviour.hazard.network"))
+        if parts is None or parts[0] not in ("behaviour", "policies"):
+            problems.append((at, "calibration fits behavioural parameters and the settings of policy blocks: a path "
+                             "such as behaviour.hazard.intercept.VEN or policies.<block>.interception_probability"))
             continue
         message = check_path(base, parts)
         if message:

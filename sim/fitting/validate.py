@@ -7,7 +7,8 @@ encounters by nationality with the observed ones over the held-out months
 ``holdout_from .. until``: averaged relative difference (ARD), each nationality's total,
 and MASE against the naive forecast "same month last year" (``sim.fitting.metrics``).
 ``write_validation`` stores the run (``outcomes.parquet`` in the layout of ``migsim run``),
-``validation.json`` and the hindcast figure ``hindcast.png``.
+``validation.json``, the hindcast figure ``hindcast.png`` and, with the route's stages,
+``hindcast_stages.png``.
 
 Observed data are read and checked by ``sim.fitting.observed``. The simulated series is
 the ``encounters`` metric summed over locations.
@@ -39,6 +40,7 @@ from .observed import (
 )
 from .output_files import claim_scores_file
 from .spec import read_scenario
+from .stages import stage_runs, stage_scores, stages_figure
 
 # Acceptance thresholds of a validation (docs/validation.md): ARD at most 0.40, every
 # nationality's total over the window within 35 %, MASE below 1.
@@ -74,6 +76,7 @@ class Validation:
     scores: dict = field(default_factory=dict)
     observed_file: str = ""
     scenario_file: str = ""
+    stages: dict = field(default_factory=dict)   # Darien and Mexico: observed and simulated runs (sim.fitting.stages)
 
     def window_median(self) -> pd.DataFrame:
         """Median over replications of the simulated encounters in the window (month x nationality)."""
@@ -86,12 +89,14 @@ class Validation:
 
 def validate(scenario_path: str | Path, observed_path: str | Path, holdout_from: str, until: str | None = None, *,
              agents: int | None = None, replications: int | None = None, seed: int | None = None,
-             progress=None) -> Validation:
+             progress=None, stages: bool = True) -> Validation:
     """Run a scenario up to ``until`` and score it against the observed months ``holdout_from .. until``.
 
     ``until`` defaults to the last observed month. The scenario's horizon is set to end
-    at ``until`` (start unchanged). Raises ``ScenarioError`` (bad scenario file) or
-    ``ObservedDataError`` (bad observed file, or months it does not cover).
+    at ``until`` (start unchanged). ``stages``: also score the series along the route (Darien
+    transits, Mexico's interceptions; ``sim.fitting.stages``) over the same window. Raises
+    ``ScenarioError`` (bad scenario file) or ``ObservedDataError`` (bad observed file, or months
+    it does not cover).
     """
     scenario, _, _ = read_scenario(scenario_path)
     observed = load_observed(observed_path)
@@ -121,6 +126,9 @@ def validate(scenario_path: str | Path, observed_path: str | Path, holdout_from:
     validation = Validation(scenario, result, observed[nationalities], nationalities, months, window, bands, runs,
                             observed_file=file, scenario_file=str(scenario_path))
     validation.scores = score(validation)
+    if stages:
+        validation.stages = stage_runs(result.outcomes, months, list(scenario.origins))
+        validation.scores["stages"] = stage_scores(validation.stages, window)
     return validation
 
 
@@ -264,7 +272,7 @@ def hindcast_figure(v: Validation, path: str | Path | None = None):
 
 def write_validation(v: Validation, out_dir: str | Path) -> Path:
     """Write ``outcomes.parquet`` (with ``scenario.yaml`` and ``manifest.json``, as ``migsim run``),
-    ``validation.json`` and ``hindcast.png`` into ``out_dir``, all at once.
+    ``validation.json``, ``hindcast.png`` and (stages scored) ``hindcast_stages.png`` into ``out_dir``, all at once.
 
     Written all or nothing (``sim.outputs.guarded.staged_folder``): an interrupted or failed write
     leaves an earlier folder untouched, and a folder holding anything migsim did not write
@@ -276,6 +284,8 @@ def write_validation(v: Validation, out_dir: str | Path) -> Path:
         atomic_write_bytes(staging / "validation.json",
                            json.dumps(json_ready(validation_report(v)), indent=2, allow_nan=False).encode())
         hindcast_figure(v, staging / "hindcast.png")
+        if v.stages:
+            stages_figure(v, staging / "hindcast_stages.png")
     return out_dir
 
 

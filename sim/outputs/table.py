@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.calendar import month_range
-from ..core.inputs import SPENDING_LOCATIONS
+from ..core.inputs import spending_locations
 from ..core.world import World
 from ..engines.state import LOCATED_METRICS, NATIONAL_METRICS, Counts
 
@@ -24,26 +24,28 @@ METRIC_UNITS = {m: "persons" for m in NATIONAL_METRICS + LOCATED_METRICS} | {
 
 def tidy(counts: Counts, world: World, months: list[str], scenario: str,
          replicates: list[int], seeds: list[int]) -> pd.DataFrame:
-    """Turn engine counts (agents) into the tidy table in persons, one block per run."""
-    weight = world.persons_per_agent
+    """Turn engine counts (agents by pool) into the tidy table in persons by nationality, one block per run."""
     origins = np.array(world.origins, dtype=object)
     nodes = np.array(world.node_ids, dtype=object)
     months_a = np.array(months, dtype=object)
+    spending = np.array(spending_locations(world), dtype=object)
     parts = []
-    B, T, n_origins = counts.national[NATIONAL_METRICS[0]].shape
+    B, T, _ = counts.national[NATIONAL_METRICS[0]].shape
+    n_origins = len(origins)
     for b in range(B):
-        blocks = []
+        blocks: list[tuple] = []
         t_idx, o_idx = np.meshgrid(np.arange(T), np.arange(n_origins), indexing="ij")
         for metric in NATIONAL_METRICS:
             blocks.append((t_idx.ravel(), origins[o_idx.ravel()], "", metric,
-                           (counts.national[metric][b] * weight[None, :]).ravel()))
+                           persons_by_nationality(counts.national[metric][b], world).ravel()))
         for metric in LOCATED_METRICS:
-            t, o, node = np.nonzero(counts.located[metric][b])
-            blocks.append((t, origins[o], nodes[node], metric, counts.located[metric][b, t, o, node] * weight[o]))
+            value = persons_by_nationality(counts.located[metric][b], world, located=True)
+            t, o, node = np.nonzero(value)
+            blocks.append((t, origins[o], nodes[node], metric, value[t, o, node]))
         blocks.append((t_idx.ravel(), origins[o_idx.ravel()], "", "aid_spent_usd",
                        counts.aid_spent[b].ravel()))
-        t_idx2, k_idx = np.meshgrid(np.arange(T), np.arange(len(SPENDING_LOCATIONS)), indexing="ij")
-        blocks.append((t_idx2.ravel(), "", np.array(SPENDING_LOCATIONS, dtype=object)[k_idx.ravel()],
+        t_idx2, k_idx = np.meshgrid(np.arange(T), np.arange(len(spending)), indexing="ij")
+        blocks.append((t_idx2.ravel(), "", spending[k_idx.ravel()],
                        "enforcement_spent_usd", counts.enforcement_spent[b].ravel()))
         frame = pd.DataFrame({
             "month": np.concatenate([months_a[blk[0]] for blk in blocks]),
@@ -90,3 +92,13 @@ def quantiles(frame: pd.DataFrame, by=("scenario", "month", "metric"), q=(0.1, 0
 def months_of(start: int, count: int) -> list[str]:
     """Labels of the reported months."""
     return month_range(start, count)
+
+
+def persons_by_nationality(agents_by_pool: np.ndarray, world: World, located: bool = False) -> np.ndarray:
+    """Persons by nationality from agent counts by pool: (..., P) -> (..., O), or with ``located``
+    (..., P, nodes) -> (..., O, nodes). Each pool's agents are weighted by the persons each stands
+    for, and pools are added in a fixed order (the same floats whatever the leading axes)."""
+    counts = np.asarray(agents_by_pool, dtype=np.float64)
+    if located:
+        return np.moveaxis(persons_by_nationality(np.moveaxis(counts, -2, -1), world), -1, -2)
+    return world.by_nationality(counts * world.persons_per_agent)

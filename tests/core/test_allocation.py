@@ -31,9 +31,9 @@ def test_more_agents_where_more_people_leave():
     scenario = sim.load_scenario(BASELINE).with_overrides(agents=50_000)
     movers = sampled_world(scenario.with_overrides(agent_allocation="movers"))
     square = build_world(scenario.with_overrides(agent_allocation="sqrt"))
-    assert movers.agents_per_origin.sum() == square.agents_per_origin.sum() == 50_000
+    assert movers.agents_per_pool.sum() == square.agents_per_pool.sum() == 50_000
     relative = movers_weight(scenario, square) / np.sqrt(square.population)     # movers' weight over sqrt's
-    ratio = movers.agents_per_origin / square.agents_per_origin
+    ratio = movers.agents_per_pool / square.agents_per_pool
     # agents move towards the origins with the most movers for their size, away from those with the fewest
     assert np.argmax(ratio) == np.argmax(relative) and ratio.max() > 1.2
     assert np.argmin(ratio) == np.argmin(relative) and ratio.min() < 0.8
@@ -43,15 +43,15 @@ def test_the_allocation_ignores_policies_so_scenarios_pair():
     base = small(agents=3_000, agent_allocation="movers")
     shipped = sim.load_scenario(BASELINE)
     other = base.model_copy(update={"policies": shipped.policies, "drivers": shipped.drivers})
-    assert list(sampled_world(base).agents_per_origin) == list(sampled_world(other).agents_per_origin)
-    assert list(sampled_world(base).agents_per_origin) != list(build_world(base.with_overrides(
-        agent_allocation="sqrt")).agents_per_origin)
+    assert list(sampled_world(base).agents_per_pool) == list(sampled_world(other).agents_per_pool)
+    assert list(sampled_world(base).agents_per_pool) != list(build_world(base.with_overrides(
+        agent_allocation="sqrt")).agents_per_pool)
     # the behaviour (fitted intercepts) counts: fewer movers from an origin, fewer agents there
     calmer = base.model_copy(update={"behaviour": base.behaviour.model_copy(update={
         "hazard": base.behaviour.hazard.model_copy(update={"intercept": {**base.behaviour.hazard.intercept,
                                                                          "COL": -16.0}})})})
     col = list(base.origins).index("COL")
-    assert sampled_world(calmer).agents_per_origin[col] < sampled_world(base).agents_per_origin[col]
+    assert sampled_world(calmer).agents_per_pool[col] < sampled_world(base).agents_per_pool[col]
 
 
 def test_sweep_points_that_change_behaviour_get_their_own_world_with_movers():

@@ -37,7 +37,10 @@ def baseline_totals():
     return totals(SCENARIOS / "baseline.yaml")
 
 
-def test_mexican_containment_cuts_encounters_and_raises_interceptions(tmp_path, baseline_totals):
+def test_mexican_containment_cuts_encounters_and_intercepts_a_larger_share(tmp_path, baseline_totals):
+    """Stronger checkpoints in Mexico stop a larger share of the people who reach its nodes, and fewer people reach
+    the US border. Total interceptions need not rise: with the calibrated response to the chance of getting
+    through, fewer people set out (docs/model.md, the perceived chance of success)."""
     path = extend_baseline(tmp_path, "mexico_strong", """
         mexico_strong:
           kind: containment
@@ -48,14 +51,21 @@ def test_mexican_containment_cuts_encounters_and_raises_interceptions(tmp_path, 
     """)
     scenario = sim.load_scenario(path)
     assert scenario.policies["mexico_strong"].interception_probability == 0.5
-    strong = totals(scenario)
+    strong_frame = sim.run(scenario, **SMALL).to_frame()
+    strong = strong_frame.groupby(["metric", "replicate"]).value.sum().unstack("replicate", fill_value=0.0)
     base = baseline_totals
     # same seeds: compare replicate by replicate, and the medians
     assert (strong.loc["encounters"] < base.loc["encounters"]).all()
-    assert (strong.loc["intercepted"] > base.loc["intercepted"]).all()
     assert strong.loc["encounters"].median() < 0.85 * base.loc["encounters"].median()
-    assert strong.loc["intercepted"].median() > 1.1 * base.loc["intercepted"].median()
     assert strong.loc["entries_irregular"].median() < base.loc["entries_irregular"].median()
+
+    def share_stopped(frame):
+        in_mexico = frame[frame.location.isin(["MEX_SOUTH", "MEX_AIRPORT", "MEX_NORTH"])]
+        by = in_mexico.groupby(["metric", "replicate"]).value.sum().unstack("replicate")
+        return by.loc["intercepted"] / by.loc["transits"]
+
+    base_share = share_stopped(sim.run(SCENARIOS / "baseline.yaml", **SMALL).to_frame())
+    assert (share_stopped(strong_frame) > 1.2 * base_share).all()     # 0.19-0.28 against 0.15-0.20
 
 
 def test_mexican_containment_intercepts_in_mexico_only_and_never_mexicans(tmp_path):
@@ -159,7 +169,10 @@ def test_aid_lowers_drivers_of_aided_origins_after_its_lag(aid_inputs):
         o = aided.origins.index(code)
         for d, name in enumerate(DRIVERS):
             assert np.array_equal(after.drivers[early, o, d], before.drivers[early, o, d]), (code, name)
-            assert np.all(after.drivers[late, o, d] < before.drivers[late, o, d]), (code, name)
+            if name in ("unrest", "disaster"):                     # aid does not act on these
+                assert np.array_equal(after.drivers[late, o, d], before.drivers[late, o, d]), (code, name)
+            else:
+                assert np.all(after.drivers[late, o, d] < before.drivers[late, o, d]), (code, name)
         assert np.all(after.origin_logit[late, o] < before.origin_logit[late, o])
         assert np.all(after.savings_multiplier[late, o] > 1.0)
         assert np.all(after.savings_multiplier[early, o] == 1.0)

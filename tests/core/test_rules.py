@@ -312,3 +312,59 @@ def test_savings_after_journey_never_negative():
                                        np.array([3_000.0, 3_000.0, 3_000.0]))
     assert left.dtype == np.float32
     assert left.tolist() == [2_000.0, 0.0, 0.0]
+
+
+# ---------------------------------------------------------------- the mechanisms of the surge
+
+def test_new_drivers_move_the_leave_log_odds_in_their_direction():
+    base = dict(intercept=-8.0, b_inflation=0.35, b_violence=0.3, b_repression=1.0, b_success=2.0,
+                inflation_pct=5.0, homicides_per_100k=10.0, repression_0_100=40.0, success_probability=0.5)
+    calm = rules.origin_logit(**base, b_unrest=0.5, unrest_index=0.0, b_disaster=1.0, disaster_share=0.0)
+    assert rules.origin_logit(**base, b_unrest=0.5, unrest_index=1.0, b_disaster=1.0, disaster_share=0.0) > calm
+    assert rules.origin_logit(**base, b_unrest=0.5, unrest_index=-1.0, b_disaster=1.0, disaster_share=0.0) < calm
+    assert rules.origin_logit(**base, b_unrest=0.5, unrest_index=0.0, b_disaster=1.0, disaster_share=0.4) == \
+        pytest.approx(calm + 0.4)
+
+
+def test_learning_closes_half_the_gap_in_one_half_life():
+    nominal = np.array([0.2] * 3 + [0.8] * 30)
+    assert np.array_equal(rules.learned(nominal, 0.0), nominal)
+    perceived = rules.learned(nominal, 2.0)
+    assert perceived[2] == 0.2 and perceived[3] < 0.8
+    assert perceived[4] == pytest.approx(0.2 + 0.5 * 0.6)          # two months after the change: half way
+    assert np.all(np.diff(perceived[3:]) > 0) and perceived[-1] == pytest.approx(0.8, abs=1e-3)
+    both = rules.learned(np.stack([nominal, 1 - nominal], axis=1), 2.0)    # columns learn each on their own
+    assert np.allclose(both[:, 0], perceived) and np.allclose(both[:, 1], 1 - perceived)
+
+
+def test_give_up_is_likelier_with_a_poor_chance_and_a_parole_option_and_needs_money_for_the_way_home():
+    shared = rules.give_up_logit(0.44, 2.0, np.array([0.2, 0.6]))
+    assert shared[0] > shared[1]
+    p = rules.give_up_probability(0.0, 3.0, tie=np.array([0, 1, 1, 1]), parole_open=np.array([1, 1, 1, 0]),
+                                  parole_bar=np.array([1, 1, 0, 1]), savings_usd=np.full(4, 5000.0),
+                                  way_home_usd=1000.0)
+    assert p[0] == pytest.approx(0.5) and p[1] > 0.95 and p[2] == p[3] == pytest.approx(0.5)
+    broke = rules.give_up_probability(5.0, 3.0, 1, 1, 1, savings_usd=np.float32(999.0), way_home_usd=1000.0)
+    assert broke == 0.0
+    # the default: about 45 % of Mexicans expelled under Title 42 (chance of getting in 0.32) go home
+    assert float(rules.give_up_probability(rules.give_up_logit(0.44, 2.0, 0.32), 3.0, 0, 0, 0, 1e4, 10.0)) == \
+        pytest.approx(0.45, abs=0.01)
+
+
+def test_weighted_passages_and_recent_entries():
+    passages = np.array([[2.0, 0.0, 4.0], [1.0, 1.0, 1.0]])
+    assert list(rules.weighted_passages(passages, np.array([1.0, 0.5, 0.25]))) == [3.0, 1.75]
+    recent = rules.recent_after_entries(np.array([0.0]), np.array([1000.0]), 6.0)
+    assert recent[0] == 1000.0
+    older = rules.recent_after_entries(recent, np.array([0.0]), 6.0)
+    assert older[0] == pytest.approx(1000.0 * 2 ** (-1 / 6))
+    low = rules.recent_entries_logit(0.4, np.array([100.0]), 6.0, 1e7)
+    high = rules.recent_entries_logit(0.4, np.array([1e5]), 6.0, 1e7)
+    assert 0 < low[0] < high[0] and rules.recent_entries_logit(0.4, np.array([0.0]), 6.0, 1e7)[0] == 0.0
+
+
+def test_entries_are_added_into_nationalities_from_pools():
+    entered = np.array([[3, 1, 2], [0, 0, 5]])              # two runs, three pools
+    persons = rules.entered_by_nationality(entered, np.array([10.0, 2.0, 0.5]), np.array([0, 1, 0]), 2)
+    assert persons.tolist() == [[31.0, 2.0], [2.5, 0.0]]
+    assert rules.diaspora_after_entries(np.array([[1.0, 1.0]]), persons[:1]).tolist() == [[32.0, 3.0]]

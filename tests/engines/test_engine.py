@@ -92,11 +92,15 @@ def test_tidy_table_is_complete_and_non_negative(small_baseline):
     assert (national.location == "").all()
     assert len(national) == 2 * 4 * len(small_baseline.origins) * len(NATIONAL_METRICS)
     located = frame[frame.metric.isin(LOCATED_METRICS)]
-    world = build_world(small_baseline)
+    world = build_world(result.scenario)      # the horizon run (pools abroad are sized over it)
     assert set(located.location) <= set(world.node_ids)
-    # persons are whole agents times persons per agent (deaths are expectations: fractions of agents)
-    ppa = dict(zip(world.origins, world.persons_per_agent))
-    persons = frame[frame.metric.isin(NATIONAL_METRICS + LOCATED_METRICS) & (frame.metric != "deaths")]
+    # persons are whole agents times persons per agent (nationalities living only at home: one pool each;
+    # deaths are expectations: fractions of agents)
+    single = [o for i, o in enumerate(world.origins) if (world.pool_origin == i).sum() == 1]
+    assert "VEN" not in single and "HND" in single
+    ppa = {o: world.persons_per_agent[world.pools.index(o)] for o in single}
+    persons = frame[frame.metric.isin(NATIONAL_METRICS + LOCATED_METRICS) & frame.nationality.isin(single)
+                    & (frame.metric != "deaths")]
     agents = persons.value / persons.nationality.map(ppa)
     assert np.allclose(agents, np.round(agents), atol=1e-6)
 
@@ -207,7 +211,7 @@ def test_batch_state_equals_single_run_states(small_baseline):
         alone = Stepper(scenario, seeds=[seed])
         alone.run()
         for field in ("status", "route", "leg", "savings", "risk_level", "tie", "attempts", "since",
-                      "blocked_until", "origin"):
+                      "blocked_until", "pool"):
             got = getattr(together.state, field)[b * n: (b + 1) * n]
             assert np.array_equal(got, getattr(alone.state, field)), (b, field)
         assert np.array_equal(together.diaspora[b], alone.diaspora[0])
@@ -283,3 +287,31 @@ def test_expected_deaths_agree_with_the_deaths_drawn():
     assert abs(drawn.sum() - expected.sum()) < 4 * np.sqrt(expected.sum())
     # and the expectation varies far less between runs than the draws do
     assert expected.std() < drawn.std()
+
+
+def test_transits_count_arrivals_at_each_node_and_bound_interceptions(small_baseline):
+    """Every interception at a node follows an arrival there the same month; without deaths or
+    containment everyone reaching the Darien reaches Costa Rica the same month (same counts),
+    and Panama's deportations make Costa Rica's count the smaller."""
+    scenario = small_baseline.with_overrides(agents=20_000, months=8)
+    frame = sim.run(scenario).to_frame()
+    by = frame.groupby(["metric", "replicate", "month", "nationality", "location"])["value"].sum()
+    caught = by.loc["intercepted"]
+    arrived = by.loc["transits"].reindex(caught.index, fill_value=0.0)
+    assert (caught > 0).any() and (caught <= arrived + 1e-9).all()
+    assert "VEN" not in set(frame.query("metric == 'transits'").location)     # origin nodes are not arrivals
+
+    data = scenario.model_dump(mode="json")
+    data["policies"] = {}
+    data["world"] = {"border_death_risk": 0.0,
+                     "edges": {f"{e.source}->{e.target}": {"death_risk": 0.0} for e in build_world(scenario).edges}}
+
+    def transits(policies: dict) -> pd.DataFrame:
+        run = sim.run(sim.Scenario.model_validate({**data, "policies": policies})).to_frame()
+        return run.query("metric == 'transits'").groupby(["nationality", "location"])["value"].sum().unstack()
+
+    free = transits({})
+    assert free["PAN_DARIEN"].sum() > 0
+    pd.testing.assert_series_equal(free["PAN_DARIEN"], free["CRI_TRANSIT"], check_names=False)
+    panama = transits({"panama": {**PANAMA_CONTAINMENT, "outcome": {"deport": 1.0, "hold": 0.0, "pushback": 0.0}}})
+    assert panama["CRI_TRANSIT"].sum() < 0.8 * panama["PAN_DARIEN"].sum()

@@ -54,7 +54,7 @@ def test_affordability_cut_separates_who_can_afford(sigma):
 
 
 def test_splitting_keeps_people_and_tiles_the_draws():
-    counts = RunCounts(origins=2, columns=2)
+    counts = RunCounts(pools=2, columns=2)
     counts.count[:, :, :, 0] = 1000
     rng = np.random.Generator(np.random.Philox(key=1))
     for cut in ([U_STEPS // 2, U_STEPS // 4], [U_STEPS // 4, U_STEPS // 2], [U_STEPS // 2, U_STEPS], [3, 0]):
@@ -73,7 +73,7 @@ def test_splitting_keeps_people_and_tiles_the_draws():
 def test_split_shares_people_by_the_length_of_the_interval():
     shares = []
     for seed in range(300):
-        counts = RunCounts(origins=1, columns=3)
+        counts = RunCounts(pools=1, columns=3)
         counts.count[0, :, :, 0] = 50
         counts.split(np.array([int(0.3 * U_STEPS)]), np.random.Generator(np.random.Philox(key=seed)))
         shares.append(counts.count[0, :, :, 1].sum() / 800)
@@ -129,6 +129,39 @@ def test_leavers_and_their_savings_follow_per_agent_draws_as_the_threshold_moves
     assert stats.ks_2samp(savings[False], savings[True]).pvalue > 1e-3
 
 
+def test_people_arriving_abroad_join_the_counts_in_their_month_and_leave_as_per_agent():
+    """A pool abroad that grows during the run: grouped mode adds the people arriving each month to its counts
+    (per-agent mode holds them back with blocked_until), and who leaves from it has the per-agent distribution."""
+    pools = {name: None for name in ("VEN_in_PER", "VEN_in_ECU", "VEN_in_CHL", "VEN_in_BRA")}
+    pools["VEN_in_COL"] = {"stock": {"2022-12": 1.0e5, "2023-06": 1.0e6}}
+    scenario = small(agents=8_000, months=6, warmup_months=0, origins=["VEN"], behaviour=BUSY,
+                     world={"pools": pools})
+    world = build_world(scenario)
+    inputs = compile_inputs(scenario, world)
+    p = world.pools.index("VEN_in_COL")
+    arrivals = world.arrivals()
+    assert arrivals[:, p].sum() == world.agents_per_pool[p] and arrivals[1:, p].sum() > 2 * arrivals[0, p] > 0
+    seeds = list(range(1, 151))
+    left = {}
+    for grouped in (False, True):
+        st = Stepper(world, [inputs] * len(seeds), seeds=seeds, grouped=grouped)
+        for _ in range(st.months):
+            st.advance()
+            if grouped:
+                rows = st.home.row_positions()
+                by_pool = np.zeros((len(seeds), len(world.pools)), np.int64)
+                np.add.at(by_pool, (st.batch.run_of(rows), st.state.pool[rows]), 1)
+                there = arrivals[:st.step].sum(axis=0)
+                assert np.array_equal(st.home.never_left() + by_pool, np.tile(there, (len(seeds), 1)))
+        rows = st.home.row_positions() if grouped else np.arange(st.state.status.size)
+        gone = rows[(st.state.status[rows] != Status.HOME) & (st.state.pool[rows] == p)]
+        left[grouped] = np.bincount(st.batch.run_of(gone), minlength=len(seeds))
+    assert left[False].mean() > 20
+    assert stats.ks_2samp(left[False], left[True]).pvalue > 1e-3
+    a, b = left[False], left[True]
+    assert abs(a.mean() - b.mean()) < 4 * np.sqrt(a.var() / len(a) + b.var() / len(b))
+
+
 def test_outcomes_have_the_same_distribution_in_both_modes():
     """Two-sample tests over 80 seeds on the totals of every national metric and of interceptions."""
     scenario = small(agents=3_000, months=10, warmup_months=2, behaviour=BUSY,
@@ -170,10 +203,11 @@ def test_grouped_books_balance_every_month():
         rows = home.row_positions()
         run = batch.run_of(rows)
         status = state.status[rows]
-        # everyone is counted once: never left (counts) + rows, by run and origin
-        by_origin = np.zeros((batch.B, batch.O), np.int64)
-        np.add.at(by_origin, (run, state.origin[rows]), 1)
-        assert np.array_equal(home.never_left() + by_origin, np.tile(st.world.agents_per_origin, (batch.B, 1)))
+        # everyone who lives in their pool by now is counted once: never left (counts) + rows, by run and pool
+        by_pool = np.zeros((batch.B, batch.O), np.int64)
+        np.add.at(by_pool, (run, state.pool[rows]), 1)
+        there = st.world.arrivals()[:st.step].sum(axis=0)
+        assert np.array_equal(home.never_left() + by_pool, np.tile(there, (batch.B, 1)))
         # every row is in exactly one place: side pool, barred, on the way, or arrived / dead
         settled = rows[np.isin(status, [Status.ENTERED_IRREGULAR, Status.ENTERED_LEGAL, Status.DEAD])]
         assert np.array_equal(np.sort(np.concatenate([home.side, home.barred, home.movers, settled])), rows)
@@ -182,12 +216,12 @@ def test_grouped_books_balance_every_month():
         assert (state.status[home.barred] == Status.RETURNED).all()
         assert (state.blocked_until[home.side] <= st.step).all()
         assert np.array_equal(month["in_transit"].sum(axis=2), np.stack(
-            [np.bincount(state.origin[home.movers[batch.run_of(home.movers) == b]], minlength=batch.O)
+            [np.bincount(state.pool[home.movers[batch.run_of(home.movers) == b]], minlength=batch.O)
              for b in range(batch.B)]))
         entered += month["entries_irregular"] + month["entries_legal"]
         arrived = rows[(status == Status.ENTERED_IRREGULAR) | (status == Status.ENTERED_LEGAL)]
-        np.add.at(by_origin := np.zeros_like(by_origin), (batch.run_of(arrived), state.origin[arrived]), 1)
-        assert np.array_equal(entered, by_origin)
+        np.add.at(by_pool := np.zeros_like(by_pool), (batch.run_of(arrived), state.pool[arrived]), 1)
+        assert np.array_equal(entered, by_pool)
     assert (state.status[home.row_positions()] == Status.RETURNED).any()
     assert home.runs[0].columns > 5                    # the aid ramp split the intervals
 
@@ -200,14 +234,14 @@ def test_grouped_month_checks_of_the_per_agent_engine_hold_on_the_rows():
 
 
 def run_checked_rows(st: Stepper) -> list[dict]:
-    """Month by month: rows of people on the way hold a route of their origin; absorbing states stay put."""
+    """Month by month: rows of people on the way hold a route of their pool; absorbing states stay put."""
     out, before = [], {}
     for _ in range(st.months):
         out.append(st.advance())
         rows = st.home.row_positions()
         status, world = st.state.status[rows], st.world
         on_way = rows[(status == Status.TRANSIT) | (status == Status.BORDER)]
-        assert np.all(world.route_origin[st.state.route[on_way]] == st.state.origin[on_way])
+        assert np.all(world.route_pool[st.state.route[on_way]] == st.state.pool[on_way])
         assert np.all(st.state.leg[on_way] < world.route_length[st.state.route[on_way]])
         assert np.all(st.state.savings[rows] >= 0)
         for row, was in before.items():

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import sim
 from sim.core.countries import ORIGINS, TRANSIT_COUNTRIES
 from sim.core.random import replicate_seed
+from sim.core.world import build_world
 from sim.engines.mesa import Destination, Migrant, MigrationModel, OriginCountry, TransitCountry
 from sim.engines.state import NO_ROUTE, Status
 
@@ -49,7 +50,34 @@ def test_identical_tables_cover_every_event():
     pd.testing.assert_frame_equal(vector, mesa, check_exact=True)
     totals = vector.groupby("metric")["value"].sum()
     for metric in ("encounters", "entries_irregular", "entries_legal", "expelled", "intercepted",
-                   "deported", "deaths", "in_transit"):
+                   "deported", "deaths", "in_transit", "transits"):
+        assert totals.get(metric, 0) > 0, metric
+
+
+def test_identical_tables_with_pools_abroad_word_of_mouth_and_the_give_up_decision():
+    """The mechanisms of the surge in both engines: people abroad arriving during the run, recent entries in the
+    decision to leave, learning, unrest and disaster drivers, node shares of containment, expulsion to Mexico with
+    a parole bar (the give-up decision) and parole applicants who wait."""
+    scenario = small(agents=2_500, months=14, warmup_months=1, seed=13, start="2021-06",
+                     behaviour={"hazard": {"intercept": {o: -4.0 for o in ORIGINS}, "recent": 0.6, "abroad": 1.5,
+                                           "learning_half_life_months": 2.0, "unrest": 0.5, "disaster": 2.0}},
+                     drivers={"storm": {"origin": "HND", "driver": "disaster", "kind": "schedule",
+                                        "values": {"2021-06": 0.0, "2021-07": 0.5, "2022-07": 0.0}}},
+                     policies={
+                         "checks": {"kind": "containment", "country": "MEX", "start": "2021-01",
+                                    "interception_probability": 0.5, "capacity_per_month": 5e4,
+                                    "node_shares": {"MEX_AIRPORT": 0.2, "MEX_NORTH": 0.5},
+                                    "outcome": {"deport": 0.4, "hold": 0.3, "pushback": 0.3}},
+                         "border": {"kind": "enforcement", "start": "2021-01", "apprehension_probability": 0.8,
+                                    "parole_bar": True,
+                                    "outcome": {"expel_to_mexico": 0.6, "remove_to_origin": 0.1, "release": 0.3}},
+                         "parole": {"kind": "legal_pathway", "pathway": "parole", "start": "2021-09",
+                                    "nationalities": ["VEN", "CUB", "HTI", "NIC"], "places_per_month": 5_000}})
+    assert (build_world(scenario).arrival_step() > 0).any()            # people arrive abroad during the run
+    vector, mesa = both_engines(scenario)
+    pd.testing.assert_frame_equal(vector, mesa, check_exact=True)
+    totals = vector.groupby("metric")["value"].sum()
+    for metric in ("encounters", "expelled", "entries_legal", "intercepted", "transits"):
         assert totals.get(metric, 0) > 0, metric
 
 
@@ -86,6 +114,7 @@ def mesa_state(model: MigrationModel) -> dict[str, np.ndarray]:
         "attempts": np.array([m.attempts for m in people], dtype=np.uint8),
         "since": np.array([m.since for m in people], dtype=np.int16),
         "blocked_until": np.array([m.blocked_until for m in people], dtype=np.int16),
+        "pool": np.array([m.pool_position for m in people], dtype=np.uint8),
     }
 
 
@@ -113,7 +142,10 @@ def test_model_is_built_of_readable_agents():
     scenario = small(agents=300, months=3)
     model = MigrationModel(scenario)
     assert len(model.migrants) == 300
-    assert len(model.agents_by_type[OriginCountry]) == len(scenario.origins)
+    pools = model.agents_by_type[OriginCountry]                 # one per pool: home pools, then pools abroad
+    assert len(pools) == len(model.world.pools) > len(scenario.origins)
+    assert [p.iso3 for p in pools][: len(scenario.origins)] == list(scenario.origins)
+    assert {scenario.origins[p.nationality] for p in pools if p.iso3.startswith("VEN_in_")} == {"VEN"}
     assert len(model.agents_by_type[TransitCountry]) == len(TRANSIT_COUNTRIES)
     assert len(model.agents_by_type[Destination]) == 1
     assert all(isinstance(m, Migrant) and m.status == Status.HOME for m in model.migrants)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 import sim
 from sim.core.countries import ORIGINS, TRANSIT_COUNTRIES, VISA_COUNTRIES
 from sim.core.network import load_route_graph
+from sim.core.pools import shipped_pools
 from sim.core.random import replicate_seed
 from sim.outputs.files import read_outcomes
 
@@ -27,7 +28,8 @@ EDGES = sorted(f"{a}->{b}" for a, b in load_route_graph().edge_index)
 S = "2022-01"                                    # policies in force from before the warm-up
 MONTHS, REPLICATIONS = 4, 2
 EVERYONE_LEAVES = {"hazard": {"intercept": {o: 50.0 for o in ORIGINS}}}
-HAZARD_TERMS = ("inflation", "violence", "repression", "network", "tie", "success", "legal_pathway", "risk")
+HAZARD_TERMS = ("inflation", "violence", "repression", "network", "tie", "success", "legal_pathway", "risk", "unrest",
+                "disaster", "abroad", "recent")
 
 
 def containment(capacity: float, outcome: dict | None = None, probability: float = 1.0) -> dict:
@@ -77,7 +79,9 @@ CASES = {
     "visas for everyone": dict(policies={c: dict(kind="visa", country=c, start=S, nationalities=list(ORIGINS))
                                          for c in VISA_COUNTRIES}),
     "every edge closed": dict(policies={"all": dict(kind="closure", start=S, edges=EDGES)}),
-    "populations of one millionth": dict(world={"population": {o: 1e-6 for o in ORIGINS}}),
+    "populations of one millionth": dict(world={"population": {o: 1e-6 for o in ORIGINS},
+                                                "pools": {p.name: {"scale": 1e-12} for p in shipped_pools()}}),
+    "no pools abroad": dict(world={"pools": {p.name: None for p in shipped_pools()}}),
     "populations of 2 billion": dict(world={"population": {o: 2e9 for o in ORIGINS}}),
     "no diaspora": dict(world={"diaspora": {o: 0.0 for o in ORIGINS}}),
     "diaspora of 1 billion": dict(world={"diaspora": {o: 1e9 for o in ORIGINS}}),
@@ -102,9 +106,9 @@ CASES = {
     "hazard terms -1e300": dict(behaviour={"hazard": {k: -1e300 for k in HAZARD_TERMS}}),
     "route weights 0": dict(behaviour={"route_choice": {"cost": 0, "risk": 0, "containment": 0}}),
     "route weights 1e300": dict(behaviour={"route_choice": {"cost": 1e300, "risk": 1e300, "containment": 1e300}}),
-    "nobody attempts to cross": dict(behaviour={"border": {"attempt_probability": 0.0, "give_up_probability": 0.0}}),
-    "everyone attempts and gives up": dict(behaviour={"border": {"attempt_probability": 1.0,
-                                                                 "give_up_probability": 1.0}}),
+    "nobody attempts to cross": dict(behaviour={"border": {"attempt_probability": 0.0, "give_up_intercept": -50.0}}),
+    "everyone attempts and gives up": dict(behaviour={"border": {"attempt_probability": 1.0, "give_up_intercept": 50.0,
+                                                                 "way_home_cost_share": 0.0}}),
     "savings 1e300 years of income": dict(behaviour={"population": {"savings_to_income": 1e300, "savings_sigma": 4,
                                                                     "tie_scale": 1e300}}),
     "savings 1e-300 years of income": dict(behaviour={"population": {"savings_to_income": 1e-300, "savings_sigma": 4,
@@ -223,7 +227,8 @@ SCENARIOS = st.fixed_dictionaries({
             "intercept": st.dictionaries(st.sampled_from(ORIGINS), st.sampled_from([-50.0, -8.0, 0.0, 50.0]),
                                          max_size=4),
             "success": st.floats(-100, 100), "risk": st.floats(-100, 100)}),
-        "border": st.fixed_dictionaries({"attempt_probability": PROBABILITY, "give_up_probability": PROBABILITY}),
+        "border": st.fixed_dictionaries({"attempt_probability": PROBABILITY,
+                                         "give_up_intercept": st.sampled_from([-50.0, -0.4, 50.0])}),
     }),
 })
 

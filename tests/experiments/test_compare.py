@@ -138,7 +138,7 @@ def test_plot_redraws_stored_results_without_running(comparison, tmp_path, monke
     import sim.api  # noqa: F401  (every module that binds `simulate` is imported before the patch, so none keeps it)
 
     for where in ("sim.simulation.simulate", "sim.experiments.sweeps.execute.simulate",
-                  "sim.fitting.calibrate.simulate"):
+                  "sim.fitting.objective.simulate"):
         monkeypatch.setattr(where, no_simulation)
     assert main(["plot", str(out)]) == 0
     assert (out / "figures" / "outcome_curves.png").is_file()
@@ -374,11 +374,12 @@ def test_budget_sources_are_quoted(tmp_path):
 
 def test_report_states_the_model_validation_and_the_sample(comparison, tmp_path):
     assert comparison.validation is not None                  # found beside calibrated.yaml, which baseline extends
-    scores = json.loads((SCENARIOS / "calibrated.validation.json").read_text())
+    scores = json.loads((SCENARIOS / "calibrated_split.validation.json").read_text())
     out = comparison.save(tmp_path / "with_model")
     text = (out / "summary.md").read_text()
     assert f"ARD {scores['ard']:.3f}" in text and f"{scores['window'][0]} .. {scores['window'][1]}" in text
-    assert "fitted to 2020-10 .. 2021-09" in text and "VEN -68%" in text.replace("−", "-")
+    assert "fitted to every observed month" in text and "fitted to 2020-10 .. 2021-09 (calibrated_split)" in text
+    assert f"VEN {scores['total_error']['VEN']:+.0%}" in text
     assert "8,000 agents per run; 3 replications" in text
     assert "Budgets are illustrative unless a source is given" in text
     assert load_comparison(out).validation["ard"] == scores["ard"]
@@ -410,7 +411,7 @@ def test_the_study_allocation_applies_to_every_scenario(tmp_path):
 
     worlds = [build_world(s) for s in loaded.scenarios.values()]
     assert all(s.agent_allocation == "movers" for s in loaded.scenarios.values())
-    assert all(list(w.agents_per_origin) == list(worlds[0].agents_per_origin) for w in worlds)   # agents pair
+    assert all(list(w.agents_per_pool) == list(worlds[0].agents_per_pool) for w in worlds)   # agents pair
 
 
 def test_until_and_trends_reach_the_horizon(tmp_path):

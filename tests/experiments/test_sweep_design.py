@@ -123,14 +123,14 @@ def test_distributions_stay_in_their_support(tmp_path):
           parameters:
             behaviour.hazard.network: {distribution: normal, mean: 0.25, sd: 0.2, low: 0.0, high: 0.4}
             behaviour.hazard.violence: {distribution: normal, mean: 0.3, sd: 0.05}
-            behaviour.border.give_up_probability: {distribution: triangular, low: 0.1, mode: 0.2, high: 0.6}
+            behaviour.border.attempt_probability: {distribution: triangular, low: 0.1, mode: 0.2, high: 0.6}
             origins: {distribution: choice, values: [[GTM, HND], [VEN]]}
         """)
     runs = design.runs
     assert runs["behaviour.hazard.network"].between(0.0, 0.4).all()
     violence = runs["behaviour.hazard.violence"]
     assert abs(violence.mean() - 0.3) < 0.01 and 0.04 < violence.std() < 0.06
-    give_up = runs["behaviour.border.give_up_probability"]
+    give_up = runs["behaviour.border.attempt_probability"]
     assert give_up.between(0.1, 0.6).all() and abs(give_up.mean() - 0.3) < 0.02   # (low + mode + high) / 3
     assert set(runs["origins"]) == {'["GTM", "HND"]', '["VEN"]'}
     # points that change the world (origins) are batched apart

@@ -5,13 +5,16 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import sim
 from sim.cli import main
 from sim.core.errors import ScenarioError
+from sim.core.paths import parse_path, value_at
 from sim.fitting.calibrate import calibrate, report_path, write_calibrated
+from sim.fitting.route_series import ROUTE_SERIES
 from sim.fitting.spec import DEFAULT_INTERCEPT_BOUNDS, DEFAULT_REPLICATIONS, load_calibration
 
 from helpers import REPO_ROOT, SCENARIOS
@@ -39,6 +42,7 @@ BLOCK = """\
       fit_from: 2021-04
       replications: 2
       max_evaluations: 30
+      targets: [encounters]
     """
 
 
@@ -153,7 +157,7 @@ def test_shared_parameter_and_its_bounds(tmp_path):
         calibration:
           parameters:
             behaviour.hazard.network: {min: 0, max: 2}
-            behaviour.border.give_up_probability: {min: 0.1, max: 0.9, step: 0.02}
+            behaviour.border.give_up_intercept: {min: -3, max: 3, step: 0.02}
         """))
     setup = load_calibration(path, agents=30000, seed=9)
     network, give_up = setup.parameters
@@ -165,12 +169,14 @@ BAD_BLOCKS = [
     ("  paramters: {}\n", 14, "calibration.paramters", "did you mean 'parameters'"),
     ("  parameters:\n    behaviour.hazard.intercep.VEN: {min: -9, max: -3}\n", 15,
      "calibration.parameters.behaviour.hazard.intercep.VEN", "did you mean 'intercept'"),
+    ("  parameters:\n    world.population.VEN: {min: 1.0e6, max: 3.0e7}\n", 15,
+     "calibration.parameters.world.population.VEN", "settings of policy blocks"),
     ("  parameters:\n    policies.title42.apprehension_probability: {min: 0, max: 1}\n", 15,
-     "calibration.parameters.policies.title42.apprehension_probability", "fits behavioural parameters"),
+     "calibration.parameters.policies.title42.apprehension_probability", "title42"),
     ("  parameters:\n    behaviour.hazard.network: {min: 2, max: 1}\n", 15,
      "calibration.parameters.behaviour.hazard.network.max", "must be greater than min"),
-    ("  parameters:\n    behaviour.border.give_up_probability: {min: 0.5, max: 1.5}\n", 15,
-     "calibration.parameters.behaviour.border.give_up_probability.max", "outside the parameter's range"),
+    ("  parameters:\n    behaviour.border.attempt_probability: {min: 0.5, max: 1.5}\n", 15,
+     "calibration.parameters.behaviour.border.attempt_probability.max", "outside the parameter's range"),
     ("  parameters:\n    behaviour.hazard.intercept.HND: {min: -9, max: -3}\n", 15,
      "calibration.parameters.behaviour.hazard.intercept.HND", "not a simulated origin"),
     ("  parameters:\n    behaviour.hazard.network: {min: 0, max: 1, stpe: 1}\n", 15,
@@ -208,19 +214,142 @@ def test_observed_months_must_cover_the_fit_window(tiny, tmp_path, capsys):
     assert not (tmp_path / "o.yaml").exists()
 
 
-def test_shipped_calibrated_scenario_is_the_command_output():
-    path = SCENARIOS / "calibrated.yaml"
+@pytest.mark.parametrize("name, until", [("calibrated", "2022-09"), ("calibrated_split", "2021-09")])
+def test_shipped_calibrated_scenario_is_the_command_output(name, until):
+    """The shipped fit on every observed month, and the split fitted through September 2021 (its out-of-sample
+    check), are each the output of the command in their first lines, with every fitted value in the file."""
+    path = SCENARIOS / f"{name}.yaml"
     lines = path.read_text().splitlines()
     command = lines[2].strip("# ").split()
-    assert command == ["migsim", "calibrate", "scenarios/history.yaml", "--observed",
-                       "sim/data/cbp_swb_encounters_monthly_by_citizenship.csv", "--until", "2021-09", "--out",
-                       "scenarios/calibrated.yaml"]
+    assert command == ["migsim", "calibrate", "scenarios/history_fit.yaml", "--observed",
+                       "sim/data/cbp_swb_encounters_monthly_by_citizenship.csv", "--until", until, "--out",
+                       f"scenarios/{name}.yaml"]
     calibrated, history = sim.load_scenario(path), sim.load_scenario(SCENARIOS / "history.yaml")
-    assert calibrated.name == "calibrated" and calibrated.start == history.start
+    assert calibrated.name == name and calibrated.start == history.start
     assert calibrated.policies == history.policies                     # extends history: same levers
     fitted = calibrated.behaviour.hazard.intercept
     assert set(fitted) == set(history.origins) and fitted != history.behaviour.hazard.intercept
-    report = json.loads((SCENARIOS / "calibrated.fit.json").read_text())
-    assert report["fit_window"] == ["2020-10", "2021-09"]
-    assert {p["name"].rsplit(".", 1)[1]: p["fitted"] for p in report["parameters"]} == fitted
+    report = json.loads((SCENARIOS / f"{name}.fit.json").read_text())
+    assert report["fit_window"] == ["2020-10", until]
+    assert report["optimizer"]["starts"] == 3
+    assert " ".join(command) == report["command"]
+    data = calibrated.model_dump(mode="json")
+    values = {p["name"]: value_at(data, parse_path(p["name"])) for p in report["parameters"]}
+    assert values == {p["name"]: p["fitted"] for p in report["parameters"]}     # every fitted value is in the file
+    assert {f"behaviour.hazard.intercept.{o}" for o in history.origins} <= set(values)
     assert (REPO_ROOT / report["observed_file"]).is_file()
+
+
+# ---------------------------------------------------------------- every target at once
+
+ROUTE_TRUTH = {"intercept": {"VEN": -10.0, "CUB": -9.0}, "abroad": 0.8}
+ROUTE_TINY = """\
+    schema_version: 1
+    name: route_tiny
+    start: 2021-01
+    months: 10
+    warmup_months: 2
+    agents: 20000
+    replications: 2
+    seed: 8
+    agent_allocation: equal
+    origins: [VEN, CUB]
+    policies:
+      mx: {kind: containment, country: MEX, start: 2019-01, interception_probability: 0.3, capacity_per_month: 1.0e7}
+    behaviour:
+      hazard:
+        intercept: {VEN: -10.0, CUB: -9.0}
+    calibration:
+      parameters:
+        behaviour.hazard.abroad: {min: -2, max: 3}
+        behaviour.hazard.intercept.CUB: {min: -13, max: -7}
+      fit_from: 2021-02
+      replications: 2
+      max_evaluations: 25
+      starts: 2
+      targets: [encounters, darien, mexico_interceptions]
+    """
+
+
+def route_observed(folder: Path) -> tuple[Path, dict]:
+    """Observed encounters, Darien transits and Mexico's interceptions made by the scenario at ``ROUTE_TRUTH``,
+    in the layouts of the shipped files; the Darien file lacks some nationality-months (skipped, not zeros)."""
+    from ruamel.yaml import YAML
+
+    fields = YAML(typ="safe").load(textwrap.dedent(ROUTE_TINY))
+    fields.pop("calibration")
+    fields["behaviour"] = {"hazard": ROUTE_TRUTH}
+    frame = sim.run(sim.Scenario(**fields)).to_frame()
+    grid = pd.MultiIndex.from_product([sorted(frame.month.unique()), ["VEN", "CUB"]], names=["month", "nationality"])
+    mean = lambda metric, nodes=None: (frame[(frame.metric == metric) & (  # noqa: E731
+        frame.location.isin(nodes) if nodes else True)].groupby(["month", "nationality"]).value.sum() / 2).round(
+    ).reindex(grid, fill_value=0.0)
+    enc = mean("encounters").reset_index()
+    pd.DataFrame({"month": enc.month, "citizenship": enc.nationality.map({"VEN": "VENEZUELA", "CUB": "CUBA"}),
+                  "encounters": enc.value.astype(int)}).to_csv(folder / "enc.csv", index=False)
+    darien = mean("transits", ["PAN_DARIEN"]).reset_index()
+    darien = darien[~((darien.nationality == "CUB") & (darien.month < "2021-06"))]     # no rows: skipped
+    pd.DataFrame({"nationality_iso3": darien.nationality, "period_type": "month", "period": darien.month,
+                  "variable": "darien_irregular_transits", "value": darien.value}).to_csv(folder / "darien.csv",
+                                                                                          index=False)
+    mexico = mean("intercepted", list(ROUTE_SERIES["mexico_interceptions"].nodes)).reset_index()
+    pd.DataFrame({"nationality_iso3": mexico.nationality, "period": mexico.month,
+                  "variable": "mexico_irregular_events_presented_or_channelled",
+                  "value": mexico.value}).to_csv(folder / "mexico.csv", index=False)
+    return folder / "enc.csv", {"darien": folder / "darien.csv", "mexico_interceptions": folder / "mexico.csv"}
+
+
+@pytest.fixture(scope="module")
+def route_fit(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("route_calibration")
+    scenario = folder / "route_tiny.yaml"
+    scenario.write_text(textwrap.dedent(ROUTE_TINY))
+    encounters, routes = route_observed(folder)
+    return calibrate(scenario, encounters, "2021-10", route_files=routes), folder
+
+
+def test_every_target_is_fitted_at_once_and_the_shared_parameter_recovered(route_fit):
+    fit, _ = route_fit
+    names = [t.name for t in fit.objective.targets]
+    assert names == ["encounters", "darien", "mexico_interceptions"]
+    darien = fit.objective.targets[1]
+    assert darien.observed.loc["2021-03", "CUB"] != darien.observed.loc["2021-03", "CUB"]        # NaN: no row
+    assert darien.cells == darien.observed.size - 4                                               # 4 CUB months
+    values = fit.values()
+    assert values["behaviour.hazard.abroad"] == pytest.approx(ROUTE_TRUTH["abroad"], abs=0.25)
+    assert values["behaviour.hazard.intercept.CUB"] == pytest.approx(-9.0, abs=0.15)
+    scores = fit.scores(fit.fitted)
+    assert set(scores["targets"]) == set(names)
+    assert scores["residuals"] == sum(t.cells for t in fit.objective.targets)
+    assert scores["objective"] < 0.2 * fit.scores(fit.start)["objective"]
+
+
+def test_fit_report_has_standard_errors_and_every_start(route_fit):
+    fit, folder = route_fit
+    assert len(fit.starts) == 2 and fit.starts[0].start[0] == 0.0                 # the written value first
+    assert all(-2 <= s.start[0] <= 3 for s in fit.starts) and fit.starts[1].start[1] == fit.starts[0].start[1]
+    rows = {r["name"]: r for r in fit.identification["parameters"]}
+    se = rows["behaviour.hazard.abroad"]["standard_error"]
+    # within 4 standard errors, or the recovery tolerance of the test above (common random numbers make the
+    # residuals, and so the standard error, nearly 0 when the fit lands close to the truth)
+    assert 0 < se < 1.0 and abs(rows["behaviour.hazard.abroad"]["value"] - ROUTE_TRUTH["abroad"]) < 4 * se + 0.25
+    out, report = write_calibrated(fit, folder / "fitted.yaml", "migsim calibrate (test)")
+    data = json.loads(report.read_text())
+    assert [p["standard_error"] for p in data["parameters"]] == [rows[p.name]["standard_error"]
+                                                                 for p in fit.setup.parameters]
+    assert set(data["targets"]) == {"encounters", "darien", "mexico_interceptions"} and len(data["starts"]) == 2
+    assert "ARD" in out.read_text().splitlines()[3]
+
+
+def test_standard_errors_flag_a_parameter_the_objective_ignores():
+    from sim.fitting.objective import standard_errors
+    from sim.fitting.spec import FreeParameter
+
+    rng = np.random.default_rng(1)
+    J = np.column_stack([rng.normal(size=50), np.zeros(50), rng.normal(size=50)])
+    J[:, 2] = J[:, 0] * 2 + 1e-6 * rng.normal(size=50)                   # the third moves exactly with the first
+    params = [FreeParameter(n, (n,), 0.0, -1.0, 1.0, 0.1) for n in ("a", "b", "c")]
+    out = standard_errors(J, rng.normal(scale=0.1, size=50), params, [0.2, 0.0, 1.0])
+    rows = {r["name"]: r for r in out["parameters"]}
+    assert "the objective does not move with it" in rows["b"]["why"]
+    assert any("correlation" in w for w in rows["a"]["why"]) and "on a bound" in rows["c"]["why"]

@@ -20,8 +20,8 @@ from sim.outputs.table import METRICS as OUTCOME_METRICS
 from helpers import BASELINE, REPO_ROOT, SCENARIOS
 
 RUN = ["run", str(BASELINE), "--agents", "3000", "--months", "6", "--replications", "2", "--quiet"]
-METRICS = {"encounters", "entries_irregular", "entries_legal", "intercepted", "deported", "in_transit", "deaths",
-           "aid_spent_usd", "enforcement_spent_usd"}
+METRICS = {"encounters", "entries_irregular", "entries_legal", "intercepted", "deported", "in_transit", "transits",
+           "deaths", "aid_spent_usd", "enforcement_spent_usd"}
 COLUMNS = ["scenario", "replicate", "seed", "month", "nationality", "location", "metric", "value"]
 
 

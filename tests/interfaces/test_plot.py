@@ -16,6 +16,9 @@ from sim.cli import main
 from helpers import BASELINE, TINY_SWEEP_BASE
 
 SWEEP = TINY_SWEEP_BASE + textwrap.dedent("""\
+    behaviour:
+      hazard:
+        intercept: {GTM: -4.0, HND: -4.0, VEN: -4.0}    # people leave within three months (the default is -10)
     sweep:
       replications: 1
       levers:

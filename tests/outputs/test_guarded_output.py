@@ -384,7 +384,7 @@ def test_the_shipped_calibrated_files_count_as_written_by_migsim(repo_root):
 
     assert written_by_calibrate(repo_root / "scenarios" / "calibrated.yaml")
     assert is_fit_report(repo_root / "scenarios" / "calibrated.fit.json")
-    assert is_scores_file(repo_root / "scenarios" / "calibrated.validation.json")
+    assert is_scores_file(repo_root / "scenarios" / "calibrated_split.validation.json")
     assert not written_by_calibrate(repo_root / "scenarios" / "baseline.yaml")
 
 

@@ -6,7 +6,8 @@ status through the transitions of ``sim.engines.state``, exactly as the vector e
 does for whole arrays; so both engines give the same numbers.
 
 - ``Migrant``: a person (or the persons one agent stands for) who may leave, travel and cross.
-- ``OriginCountry``: drivers and aid of a month, and the diaspora in the US.
+- ``OriginCountry``: a pool of people (a nationality in its own country or abroad): drivers and
+  aid of a month; the diaspora in the US is the model's, by nationality.
 - ``TransitCountry``: containment: the chance of interception given its capacity.
 - ``Destination``: the US: appointments, parole, apprehension and what follows.
 """
@@ -21,37 +22,38 @@ from ..state import TRANSITIONS, Event, Status, barred_until, free_to_leave
 
 
 class OriginCountry(mesa.Agent):
-    """A country people may leave: this month's conditions and its diaspora (persons) in the US."""
+    """A pool of people who may leave: one nationality living in one country (its own, or a host).
+
+    ``position`` is the pool's position in ``World.pools``, ``iso3`` its name; ``nationality``
+    the position of its nationality (the diaspora in the US is the model's, by nationality).
+    """
 
     def __init__(self, model: mesa.Model, position: int, iso3: str):
         super().__init__(model)
         world = model.world
         self.position, self.iso3 = position, iso3
-        self.population = world.population[position]            # persons
+        self.nationality = int(world.pool_origin[position])
+        self.home_population = world.home_population[self.nationality]    # persons living in the origin
         self.persons_per_agent = world.persons_per_agent[position]
-        self.diaspora = world.diaspora[position]                  # persons, grows with entries
         self.gdp_per_capita = world.gdp_per_capita[position]      # USD per person per year
-        self.tie_probability = rules.tie_probability(world.diaspora, world.population,
-                                                     model.inputs.tie_scale)[position]
+        self.tie_probability = rules.tie_probability(world.diaspora, world.home_population,
+                                                     model.inputs.tie_scale)[self.nationality]
         self.entered_this_month = 0                               # agents
 
     def begin_month(self) -> None:
-        """Read this month's drivers, aid and policies; compute what every resident shares."""
+        """Read this month's drivers, aid and policies; compute what every person of the pool shares."""
         inputs, t, o = self.model.inputs, self.model.month_step, self.position
-        self.shared_logit = inputs.origin_logit[t, o] + rules.network_logit(inputs.b_network, self.diaspora,
-                                                                             self.population)
+        self.shared_logit = (inputs.origin_logit[t, o]
+                             + rules.network_logit(inputs.b_network, self.model.diaspora[self.nationality],
+                                                   self.home_population)
+                             + rules.recent_entries_logit(inputs.b_recent, self.model.recent[self.nationality],
+                                                          inputs.recent_half_life, self.home_population))
         self.journey_risk = inputs.journey_risk[t, o]
         self.savings_multiplier = inputs.savings_multiplier[t, o]
         self.threshold_usd = rules.affordability_threshold(inputs.cheapest_route_usd[t, o], self.savings_multiplier)
         self.parole_pool = int(inputs.parole_pool[t, o])
         self.parole_open = self.parole_pool >= 0 and inputs.parole_places[t, self.parole_pool] > 0
-        self.aid_spent_usd = inputs.aid_spent[t, o]
         self.entered_this_month = 0
-
-    def welcome_entries(self) -> None:
-        """End of month: people who entered the US join the diaspora."""
-        self.diaspora = rules.diaspora_after_entries(self.diaspora, np.int64(self.entered_this_month),
-                                                     self.persons_per_agent)
 
 
 class TransitCountry(mesa.Agent):
@@ -64,11 +66,13 @@ class TransitCountry(mesa.Agent):
 
     def set_interception_probability(self, travellers: mesa.agent.AgentSet) -> None:
         """Share this month's capacity among the passages planned through the country (start of month)."""
-        inputs, t, n_origins = self.model.inputs, self.model.month_step, len(self.model.origins)
-        demand = np.zeros(n_origins)
-        for origin, passages in travellers.groupby("origin_position").map(
-                lambda group: sum(p.country == self.position for m in group for p in m.passages)).items():
-            demand[origin] = passages
+        inputs, t, n_pools = self.model.inputs, self.model.month_step, len(self.model.origins)
+        passages = np.zeros((n_pools, len(self.model.world.node_ids)))
+        for m in travellers:
+            for p in m.passages:
+                if p.country == self.position:
+                    passages[m.pool_position, p.node] += 1
+        demand = rules.weighted_passages(passages, inputs.node_share[t])
         self.interception_probability = rules.capacity_share(
             inputs.containment_probability[t, self.position], inputs.containment_capacity[t, self.position],
             rules.persons(demand, self.model.world.persons_per_agent))
@@ -91,7 +95,7 @@ class Destination(mesa.Agent):
         """Share each parole pool's places among this month's applicants (persons)."""
         inputs, t = self.model.inputs, self.model.month_step
         demand = np.zeros((inputs.parole_places.shape[1], len(self.model.origins)))
-        by_pool = applicants.groupby(lambda m: (m.country.parole_pool, m.origin_position)).count()
+        by_pool = applicants.groupby(lambda m: (m.country.parole_pool, m.pool_position)).count()
         for (pool, origin), count in by_pool.items():
             demand[pool, origin] = count
         self.parole_share = rules.capacity_share(1.0, inputs.parole_places[t],
@@ -102,7 +106,7 @@ class Destination(mesa.Agent):
         inputs, t = self.model.inputs, self.model.month_step
         demand = np.zeros(len(self.model.origins))
         eligible = waiting.select(lambda m: m.eligible_for_appointment())
-        for origin, count in eligible.groupby("origin_position").count().items():
+        for origin, count in eligible.groupby("pool_position").count().items():
             demand[origin] = count
         self.appointment_share = rules.capacity_share(1.0, inputs.appointment_places[t],
                                                       rules.persons(demand, self.model.world.persons_per_agent))
@@ -126,17 +130,18 @@ class Migrant(mesa.Agent):
 
     def __init__(self, model: mesa.Model, person: int, country: OriginCountry):
         super().__init__(model)
-        self.person, self.country, self.origin_position = person, country, country.position
+        self.person, self.country, self.pool_position = person, country, country.position
         # traits drawn from the run's stream at month 0: savings (USD), risk tolerance level, a tie in the US
         inputs = model.inputs
         self.savings = np.float32(rules.initial_savings(country.gdp_per_capita, inputs.savings_to_income,
                                                         inputs.savings_sigma, self.draw(Purpose.SAVINGS)))
         self.risk_level = int(rules.risk_tolerance_level(self.draw(Purpose.RISK_TOLERANCE)))
         self.tie = int(self.draw(Purpose.TIE) < country.tie_probability)
-        self.status, self.since, self.blocked_until = Status.HOME, 0, 0
+        self.status, self.since, self.blocked_until = Status.HOME, 0, int(model.arrival_step[person])
         self.route: int | None = None
         self.leg, self.attempts = 0, 0
         self.passages: list[Passage] = []
+        self.waits_for_parole = False         # this month: not granted parole, and an irregular crossing would bar it
         self.target = 0                       # route position this month's travel reaches
 
     # ------------------------------------------------------------- helpers
@@ -163,7 +168,7 @@ class Migrant(mesa.Agent):
 
     # ------------------------------------------------------------- at home
     def free_to_leave(self) -> bool:
-        """At home, or returned and no longer barred."""
+        """At home or returned, and neither barred nor (abroad) yet to arrive."""
         return bool(free_to_leave(self.status, self.blocked_until, self.model.month_step))
 
     def decides_to_leave(self) -> bool:
@@ -180,16 +185,24 @@ class Migrant(mesa.Agent):
         return self.tie == 1 and self.country.parole_open
 
     def await_parole(self) -> None:
-        """Parole granted (with the pool's share of places): enter legally, else travel irregularly."""
+        """Parole granted (with the pool's share of places): enter legally; else travel irregularly,
+        unless an irregular crossing would bar them from parole: then wait where they live."""
         share = self.model.destination.parole_share[self.country.parole_pool]
         if self.draw(Purpose.PAROLE) < share:
             self.enter(Event.PAROLE_GRANTED)
             self.model.record("entries_legal", self)
+        elif self.model.inputs.parole_bar[self.model.month_step, self.pool_position]:
+            self.waits_for_parole = True
+
+    def sets_out(self) -> bool:
+        """Whether a person who decided to leave travels this month (not after parole, nor waiting for it)."""
+        waiting, self.waits_for_parole = self.waits_for_parole, False
+        return self.status != Status.ENTERED_LEGAL and not waiting
 
     def set_out(self) -> None:
         """Choose a route among the open, affordable ones (logit), pay for it and start travelling."""
-        model, inputs, t, o = self.model, self.model.inputs, self.model.month_step, self.origin_position
-        routes = model.world.origin_routes[o]
+        model, inputs, t, o = self.model, self.model.inputs, self.model.month_step, self.pool_position
+        routes = model.world.pool_routes[o]
         r = np.maximum(routes, 0)
         available = (routes >= 0) & inputs.route_open[t, r] & rules.can_afford(
             self.savings, rules.affordability_threshold(inputs.route_cost[r], inputs.savings_multiplier[t, o]))
@@ -212,7 +225,7 @@ class Migrant(mesa.Agent):
         for slot, position in enumerate(range(self.leg + 1, target + 1), start=1):
             node = int(world.route_nodes[self.route, position])
             country = int(tables.node_transit[node])
-            if country == tables.origin_transit[self.origin_position]:
+            if country == tables.origin_transit[self.pool_position]:
                 country = -1
             self.passages.append(Passage(slot, position, node, country))
 
@@ -224,10 +237,12 @@ class Migrant(mesa.Agent):
             if self.draw(Purpose.DEATH + p.slot) < tables.edge_risk[self.route, p.position]:
                 self.enter(Event.DIED)
                 return
+            model.record("transits", self, p.node)
             if p.country < 0:
                 continue
             country = model.transit_countries_by_position[p.country]
-            if self.draw(Purpose.INTERCEPT + p.slot) < country.interception_probability:
+            share = model.inputs.node_share[model.month_step, p.node]
+            if self.draw(Purpose.INTERCEPT + p.slot) < country.interception_probability * share:
                 self.intercepted(country, p)
                 return
         self.leg = self.target
@@ -249,11 +264,11 @@ class Migrant(mesa.Agent):
 
     # ------------------------------------------------------------- at the border
     def eligible_for_appointment(self) -> bool:
-        return bool(self.model.inputs.appointment_eligible[self.model.month_step, self.origin_position])
+        return bool(self.model.inputs.appointment_eligible[self.model.month_step, self.pool_position])
 
     def try_to_cross(self) -> None:
         """Appointment if one is given; otherwise perhaps attempt an irregular crossing."""
-        model, inputs, t, o = self.model, self.model.inputs, self.model.month_step, self.origin_position
+        model, inputs, t, o = self.model, self.model.inputs, self.model.month_step, self.pool_position
         if self.eligible_for_appointment() and self.draw(Purpose.APPOINTMENT) < model.destination.appointment_share:
             self.enter(Event.APPOINTMENT)
             model.record("encounters", self)
@@ -271,14 +286,21 @@ class Migrant(mesa.Agent):
             self.enter(Event.EVADED)
             model.record("entries_irregular", self)
 
+    def gives_up(self) -> float:
+        """Chance of going home after an expulsion to Mexico: what the person faces (``rules.give_up_probability``)."""
+        inputs, t, o = self.model.inputs, self.model.month_step, self.pool_position
+        return float(rules.give_up_probability(inputs.give_up_logit[t, o], inputs.give_up_parole, self.tie,
+                                               self.country.parole_open, inputs.parole_bar[t, o], self.savings,
+                                               inputs.way_home_usd[t, o]))
+
     def apprehended(self) -> None:
         """Expelled to Mexico (may give up), removed to the origin (barred from re-entry) or released."""
-        model, inputs, t, o = self.model, self.model.inputs, self.model.month_step, self.origin_position
+        model, inputs, t, o = self.model, self.model.inputs, self.model.month_step, self.pool_position
         outcome = int(rules.pick_outcome(inputs.border_outcome[t, o], self.draw(Purpose.BORDER_OUTCOME)))
         if outcome == 0:
             model.record("expelled", self)
             self.attempts = min(self.attempts + 1, 255)
-            if self.draw(Purpose.GIVE_UP) < inputs.give_up_probability:
+            if self.draw(Purpose.GIVE_UP) < self.gives_up():
                 self.enter(Event.GAVE_UP)
         elif outcome == 1:
             model.record("deported", self, model.world.node_ids.index("USA"))

@@ -16,7 +16,6 @@ import numpy as np
 from ...core import rules
 from ...core.allocation import sampled_world
 from ...core.calendar import format_month
-from ...core.countries import TRANSIT_COUNTRIES
 from ...core.inputs import RunInputs, compile_inputs
 from ...core.random import replicate_seed, stream_key, uniform
 from ...core.scenario import Scenario
@@ -28,7 +27,7 @@ ENTRY_METRICS = ("entries_irregular", "entries_legal")
 
 
 def _events_of(metric: str) -> Callable[[MigrationModel], np.ndarray]:
-    """Model reporter of one metric: this month's counts by origin (and node)."""
+    """Model reporter of one metric: this month's counts by pool (and node)."""
     return lambda model: model.events[metric].copy()
 
 
@@ -53,8 +52,12 @@ class MigrationModel(mesa.Model):
         self.month_step = 0
         self._keys: dict[int, int] = {}
 
-        self.origins = [OriginCountry(self, o, iso3) for o, iso3 in enumerate(self.world.origins)]
-        self.transit_countries_by_position = [TransitCountry(self, c, iso3) for c, iso3 in enumerate(TRANSIT_COUNTRIES)]
+        self.origins = [OriginCountry(self, p, name) for p, name in enumerate(self.world.pools)]    # one per pool
+        self.diaspora = self.world.diaspora.copy()          # persons born in each origin living in the US
+        self.recent = np.zeros_like(self.diaspora)          # their recent entries (persons; word of mouth)
+        self.arrival_step = self.world.arrival_step()       # first month each person lives in their pool
+        self.transit_countries_by_position = [TransitCountry(self, c, iso3)
+                                              for c, iso3 in enumerate(self.world.transit_countries)]
         self.destination = Destination(self)
         self._create_migrants()
         self.migrants = self.agents_by_type[Migrant]
@@ -63,7 +66,7 @@ class MigrationModel(mesa.Model):
 
         self.datacollector = mesa.DataCollector(model_reporters={
             **{m: _events_of(m) for m in NATIONAL_METRICS + LOCATED_METRICS},
-            "aid_spent_usd": lambda model: np.array(model.countries.get("aid_spent_usd")),
+            "aid_spent_usd": lambda model: model.inputs.aid_spent[model.month_step].copy(),
             "enforcement_spent_usd": lambda model: model.inputs.enforcement_spent[model.month_step].copy(),
         })
         self.events = self._empty_events()
@@ -71,16 +74,17 @@ class MigrationModel(mesa.Model):
 
     # ------------------------------------------------------------- set-up
     def _create_migrants(self) -> None:
-        """Everyone at home, in the vector engine's order; each draws its traits from the run's stream."""
-        origin = self.world.agent_origin
+        """Everyone in their pool (abroad: from the month they arrive), in the vector engine's order; each
+        draws its traits from the run's stream."""
+        origin = self.world.agent_pool
         Migrant.create_agents(self, len(origin), person=np.arange(len(origin)),
                               country=[self.origins[o] for o in origin])
 
     def _empty_events(self) -> dict[str, np.ndarray]:
-        n_origins, N = len(self.world.origins), len(self.world.node_ids)
-        self.exposures = np.zeros((n_origins, len(self.route_tables.leg_risk)), np.int64)   # per origin and leg
-        return {**{m: np.zeros(n_origins, np.int64) for m in NATIONAL_METRICS},
-                **{m: np.zeros((n_origins, N), np.float64 if m in EXPECTED_METRICS else np.int64)
+        n_pools, N = len(self.world.pools), len(self.world.node_ids)
+        self.exposures = np.zeros((n_pools, len(self.route_tables.leg_risk)), np.int64)   # per pool and leg
+        return {**{m: np.zeros(n_pools, np.int64) for m in NATIONAL_METRICS},
+                **{m: np.zeros((n_pools, N), np.float64 if m in EXPECTED_METRICS else np.int64)
                    for m in LOCATED_METRICS}}
 
     # ------------------------------------------------------------- services for agents
@@ -93,14 +97,14 @@ class MigrationModel(mesa.Model):
 
     def expose(self, migrant: Migrant, leg: int) -> None:
         """The migrant travels exposure leg ``leg`` (an edge, or the border crossing) this month."""
-        self.exposures[migrant.origin_position, leg] += 1
+        self.exposures[migrant.pool_position, leg] += 1
 
     def record(self, metric: str, migrant: Migrant, node: int | None = None) -> None:
-        """Count one event of this month for the migrant's origin (and node)."""
+        """Count one event of this month for the migrant's pool (and node)."""
         if node is None:
-            self.events[metric][migrant.origin_position] += 1
+            self.events[metric][migrant.pool_position] += 1
         else:
-            self.events[metric][migrant.origin_position, node] += 1
+            self.events[metric][migrant.pool_position, node] += 1
         if metric in ENTRY_METRICS:
             migrant.country.entered_this_month += 1
 
@@ -122,18 +126,20 @@ class MigrationModel(mesa.Model):
         applicants = leaving.select(lambda m: m.applies_for_parole())
         self.destination.open_parole(applicants)
         applicants.shuffle_do("await_parole")
-        leaving.select(lambda m: m.status != Status.ENTERED_LEGAL).shuffle_do("set_out")
+        leaving.select(lambda m: m.sets_out()).shuffle_do("set_out")
 
         # transit: plan, share containment capacity, travel
         travelling.do("plan_passages")
         self.transit_countries.do("set_interception_probability", travelling)
         travelling.shuffle_do("travel")
 
-        # border: share appointments, try to cross
+        # border: the people waiting there and those who reached it this month share appointments, try to cross
+        at_border = mesa.agent.AgentSet(list(at_border) + list(travelling.select(lambda m: m.status == Status.BORDER)),
+                                        random=self.random)
         self.destination.open_appointments(at_border)
         at_border.shuffle_do("try_to_cross")
 
-        self.countries.do("welcome_entries")
+        self.welcome_entries()
         tables = self.route_tables
         self.events["deaths"] = rules.expected_deaths(self.exposures, tables.leg_risk, tables.leg_node,
                                                       len(self.world.node_ids))
@@ -142,6 +148,14 @@ class MigrationModel(mesa.Model):
             self.datacollector.collect(self)
         if self.steps >= self.months_total:
             self.running = False
+
+    def welcome_entries(self) -> None:
+        """End of month: people who entered the US join their nationality's diaspora."""
+        entered = np.array([pool.entered_this_month for pool in self.origins], dtype=np.int64)
+        persons = rules.entered_by_nationality(entered, self.world.persons_per_agent, self.world.pool_origin,
+                                               len(self.diaspora))
+        self.diaspora = rules.diaspora_after_entries(self.diaspora, persons)
+        self.recent = rules.recent_after_entries(self.recent, persons, self.inputs.recent_half_life)
 
     def run(self, progress: Callable[[int], object] | None = None) -> Counts:
         """Simulate every month (warm-up included) and return the counts."""
@@ -160,28 +174,28 @@ class MigrationModel(mesa.Model):
     def monthly_persons(self, metric: str) -> np.ndarray:
         """Persons per reported month so far for ``metric`` (all nationalities and locations)."""
         rows = self.datacollector.model_vars.get(metric, [])
-        by_origin = [np.asarray(r).reshape(len(self.world.origins), -1).sum(axis=1) for r in rows]
+        by_origin = [np.asarray(r).reshape(len(self.world.pools), -1).sum(axis=1) for r in rows]
         return np.array([rules.persons(r, self.world.persons_per_agent) for r in by_origin], dtype=np.float64)
 
     def persons_at_nodes(self) -> np.ndarray:
         """Persons on the way at each node now (waiting at the border counts at the border node)."""
-        located = np.zeros((len(self.world.origins), len(self.world.node_ids)), np.int64)
+        located = np.zeros((len(self.world.pools), len(self.world.node_ids)), np.int64)
         moving = self.migrants.select(lambda m: on_the_way(m.status))
-        for (origin, node), count in moving.groupby(lambda m: (m.origin_position, m.location())).count().items():
+        for (origin, node), count in moving.groupby(lambda m: (m.pool_position, m.location())).count().items():
             located[origin, node] = count
         return rules.persons(located.T, self.world.persons_per_agent)
 
     def counts(self) -> Counts:
         """Agent counts of the reported months in the engine-neutral layout (one run)."""
         data = self.datacollector.model_vars
-        n_origins, N = len(self.world.origins), len(self.world.node_ids)
+        n_pools, n_origins, N = len(self.world.pools), len(self.world.origins), len(self.world.node_ids)
 
         def stacked(metric: str, shape: tuple) -> np.ndarray:
             rows = data.get(metric, [])
             return (np.stack(rows) if rows else np.zeros((0,) + shape))[None]
 
-        return Counts({m: stacked(m, (n_origins,)) for m in NATIONAL_METRICS},
-                      {m: stacked(m, (n_origins, N)) for m in LOCATED_METRICS},
+        return Counts({m: stacked(m, (n_pools,)) for m in NATIONAL_METRICS},
+                      {m: stacked(m, (n_pools, N)) for m in LOCATED_METRICS},
                       stacked("aid_spent_usd", (n_origins,)),
                       stacked("enforcement_spent_usd", (len(self.inputs.enforcement_spent[0]),)),
                       np.array(self.active, dtype=np.int64)[None])

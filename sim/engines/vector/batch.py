@@ -45,13 +45,14 @@ class Batch:
         self.world, self.seeds, self.grouped = world, [int(s) for s in seeds], grouped
         self._seed_keys = seed_keys(self.seeds)
         self._keys_of_step = (-1, np.zeros((0, len(seeds)), np.uint64))   # this month's keys by purpose and run
-        self.B, self.n = len(seeds), int(world.agents_per_origin.sum())
+        self.B, self.n = len(seeds), int(world.agents_per_pool.sum())
         self.T, self.warmup = len(inputs[0].calendar), inputs[0].warmup
-        self.O, self.nodes = len(world.origins), len(world.node_ids)
+        self.O, self.nodes = len(world.pools), len(world.node_ids)      # O: pools, the engine's origin axis
+        self.pool_origin = world.pool_origin.astype(np.intp)           # nationality of each pool
         for name in inputs[0].stack_fields():
             setattr(self, name, _stack([getattr(i, name) for i in inputs]))
-        for name in ("b_network", "b_tie", "b_legal", "b_risk", "route_b_cost", "route_b_risk",
-                     "route_b_containment", "route_b_months", "attempt_probability", "give_up_probability"):
+        for name in ("b_network", "b_recent", "recent_half_life", "b_tie", "b_legal", "b_risk", "route_b_cost",
+                     "route_b_risk", "route_b_containment", "route_b_months", "attempt_probability", "give_up_parole"):
             setattr(self, name, np.array([getattr(i, name) for i in inputs]))
         self.weight = world.persons_per_agent
         tables = route_tables(world)
@@ -95,34 +96,42 @@ class Batch:
         return uniform(self.keys(step, purpose)[run], ids)
 
 
+def parole_is_open(batch: Batch, t: int) -> np.ndarray:
+    """Whether each run's parole pool of each pool's nationality has places in month step ``t``: (B, P) bool."""
+    pool = batch.parole_pool[:, t]                               # (B, P)
+    places = np.take_along_axis(batch.parole_places[:, t], np.maximum(pool, 0), axis=1)
+    return (pool >= 0) & (places > 0)
+
+
 def initial_state(world: World, inputs: list[RunInputs], seeds: list[int]) -> AgentState:
-    """Everyone at home; traits drawn from each run's own stream (month 0)."""
-    n = int(world.agents_per_origin.sum())
+    """Everyone in their pool (abroad: from the month they arrive, ``World.arrival_step``); traits drawn
+    from each run's own stream (month 0)."""
+    n = int(world.agents_per_pool.sum())
     B = len(seeds)
-    origin = np.tile(world.agent_origin, B)
+    pool = np.tile(world.agent_pool, B)
     savings = np.empty(B * n, dtype=np.float32)
     risk = np.empty(B * n, dtype=np.uint8)
     tie = np.empty(B * n, dtype=np.uint8)
-    agent_origin = origin[:n]
+    agent_pool = pool[:n]
     for b, (inp, seed) in enumerate(zip(inputs, seeds, strict=True)):
-        p_tie = rules.tie_probability(world.diaspora, world.population, inp.tie_scale)
+        p_tie = rules.tie_probability(world.diaspora, world.home_population, inp.tie_scale)[world.pool_origin]
         for first in range(0, n, INIT_CHUNK):            # in chunks: temporaries stay small for huge samples
             ids = np.arange(first, min(first + INIT_CHUNK, n), dtype=np.uint64)
-            o = agent_origin[first: first + ids.size]
+            o = agent_pool[first: first + ids.size]
             part = slice(b * n + first, b * n + first + ids.size)
             savings[part] = rules.initial_savings(world.gdp_per_capita[o], inp.savings_to_income, inp.savings_sigma,
                                                   uniform(stream_key(seed, 0, Purpose.SAVINGS), ids))
             risk[part] = rules.risk_tolerance_level(uniform(stream_key(seed, 0, Purpose.RISK_TOLERANCE), ids))
             tie[part] = uniform(stream_key(seed, 0, Purpose.TIE), ids) < p_tie[o]
     size = B * n
-    return AgentState(origin=origin, status=np.zeros(size, np.uint8), route=np.full(size, NO_ROUTE, np.uint8),
+    return AgentState(pool=pool, status=np.zeros(size, np.uint8), route=np.full(size, NO_ROUTE, np.uint8),
                       leg=np.zeros(size, np.uint8), savings=savings, risk_level=risk, tie=tie,
                       attempts=np.zeros(size, np.uint8), since=np.zeros(size, np.int16),
-                      blocked_until=np.zeros(size, np.int16))
+                      blocked_until=np.tile(world.arrival_step(), B))
 
 
 class Events:
-    """Counts of this month's events by run, origin (and node); ``idx`` are positions of rows of ``state``."""
+    """Counts of this month's events by run, pool (and node); ``idx`` are positions of rows of ``state``."""
 
     def __init__(self, batch: Batch, state: AgentState):
         self.batch, self.state = batch, state      # the state's arrays are read at each call (a table may grow)
@@ -135,14 +144,14 @@ class Events:
     def national_add(self, metric: str, idx: np.ndarray) -> None:
         """Count one event of ``metric`` for each agent at global positions ``idx``."""
         if idx.size:
-            key = self.batch.run_of(idx) * self.batch.O + self.state.origin[idx]
+            key = self.batch.run_of(idx) * self.batch.O + self.state.pool[idx]
             self.national[metric] += np.bincount(key, minlength=self.national[metric].size).reshape(
                 self.national[metric].shape)
 
     def located_add(self, metric: str, idx: np.ndarray, node: np.ndarray) -> None:
         """Count one event of ``metric`` at node ``node`` for each agent at global positions ``idx``."""
         if idx.size:
-            key = (self.batch.run_of(idx) * self.batch.O + self.state.origin[idx]) * self.batch.nodes + node
+            key = (self.batch.run_of(idx) * self.batch.O + self.state.pool[idx]) * self.batch.nodes + node
             self.located[metric] += np.bincount(key, minlength=self.located[metric].size).reshape(
                 self.located[metric].shape)
 
@@ -150,7 +159,7 @@ class Events:
         """Rows at positions ``idx`` travelled exposure leg ``leg`` (an edge, or the border crossing)."""
         if idx.size:
             legs = self.exposures.shape[2]
-            key = (self.batch.run_of(idx) * self.batch.O + self.state.origin[idx]) * legs + leg
+            key = (self.batch.run_of(idx) * self.batch.O + self.state.pool[idx]) * legs + leg
             self.exposures += np.bincount(key, minlength=self.exposures.size).reshape(self.exposures.shape)
 
     def result(self) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ from ...core import rules
 from ...core.inputs import RunInputs
 from ...core.random import Purpose, uniform
 from ..state import AgentState, Event, Status, free_to_leave, on_the_way
-from .batch import Batch, Events, initial_state
+from .batch import Batch, Events, initial_state, parole_is_open
 from .pools import HomePools
 
 CHUNK = 1 << 16                # agents drawn at a time by the per-agent home phase
@@ -35,7 +35,7 @@ class Home(Protocol):
         """Start of month: who is travelling and who is waiting at the border (ascending)."""
 
     def leavers(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-        """Who decides to leave: leave probability ``table`` (B, O, 2, levels), savings ``threshold`` (B, O) USD."""
+        """Who decides to leave: leave probability ``table`` (B, P, 2, levels), savings ``threshold`` (B, P) USD."""
 
     def stay(self, idx: np.ndarray) -> None:
         """Leavers who did not set out this month (no parole, no affordable open route)."""
@@ -52,8 +52,8 @@ class PerAgentHome:
 
     def __init__(self, batch: Batch, state: AgentState):
         self.batch, self.state = batch, state
-        # each agent's (origin, tie 0, risk level 0) entry in a run's flattened leave table (agents of a run)
-        self.leave_row = state.origin[:batch.n].astype(np.int16) * np.int16(2 * rules.RISK_LEVELS)
+        # each agent's (pool, tie 0, risk level 0) entry in a run's flattened leave table (agents of a run)
+        self.leave_row = state.pool[:batch.n].astype(np.int16) * np.int16(2 * rules.RISK_LEVELS)
         self.movers = np.flatnonzero(on_the_way(state.status))     # as found at the end of the last month
 
     def on_the_way(self) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +74,7 @@ class PerAgentHome:
                 p = p_table.take(self.leave_row[agents] + state.tie[rows] * rules.RISK_LEVELS + state.risk_level[rows])
                 decide = u < p
                 decide &= free_to_leave(state.status[rows], state.blocked_until[rows], step)
-                decide &= rules.can_afford(state.savings[rows], threshold_b.take(state.origin[rows]))
+                decide &= rules.can_afford(state.savings[rows], threshold_b.take(state.pool[rows]))
                 leavers.append(np.flatnonzero(decide) + rows.start)
         return np.concatenate(leavers)
 
@@ -101,11 +101,18 @@ def make_home(batch: Batch, inputs: list[RunInputs]) -> tuple[AgentState, Home]:
     return state, PerAgentHome(batch, state)
 
 
-def leave_table(batch: Batch, step: int, diaspora: np.ndarray) -> np.ndarray:
-    """Leave probability by run, origin, tie (0/1) and risk level: (B, O, 2, levels)."""
-    t = step
-    shared = batch.origin_logit[:, t] + rules.network_logit(batch.b_network[:, None], diaspora,
-                                                            batch.world.population[None, :])
+def leave_table(batch: Batch, step: int, diaspora: np.ndarray, recent: np.ndarray | None = None) -> np.ndarray:
+    """Leave probability by run, pool, tie (0/1) and risk level: (B, P, 2, levels).
+
+    ``diaspora`` and ``recent`` (B, nationalities) persons: each pool's network and word-of-mouth
+    terms read its nationality's (``recent`` None: no recent entries).
+    """
+    t, nat = step, batch.pool_origin
+    population = batch.world.home_population[None, nat]
+    recent = np.zeros_like(diaspora) if recent is None else recent
+    shared = (batch.origin_logit[:, t] + rules.network_logit(batch.b_network[:, None], diaspora[:, nat], population)
+              + rules.recent_entries_logit(batch.b_recent[:, None], recent[:, nat], batch.recent_half_life[:, None],
+                                           population))
     parole_open = parole_is_open(batch, t)
     tie = np.arange(2)[None, None, :, None]
     level = np.arange(rules.RISK_LEVELS)[None, None, None, :]
@@ -115,20 +122,13 @@ def leave_table(batch: Batch, step: int, diaspora: np.ndarray) -> np.ndarray:
                                    batch.journey_risk[:, t, :, None, None])
 
 
-def parole_is_open(batch: Batch, t: int) -> np.ndarray:
-    """Whether each run's parole pool of each origin has places in month step ``t``: (B, O) bool."""
-    pool = batch.parole_pool[:, t]                               # (B, O)
-    places = np.take_along_axis(batch.parole_places[:, t], np.maximum(pool, 0), axis=1)
-    return (pool >= 0) & (places > 0)
-
-
 def home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray, events: Events,
-               home: Home) -> np.ndarray:
+               home: Home, recent: np.ndarray | None = None) -> np.ndarray:
     """People at home (or returned and no longer barred) decide whether and how to leave.
 
     Returns the positions of those who set out (now on the way).
     """
-    table = leave_table(batch, step, diaspora)                   # (B, O, 2, levels)
+    table = leave_table(batch, step, diaspora, recent)           # (B, P, 2, levels)
     threshold = rules.affordability_threshold(batch.cheapest_route_usd[:, step], batch.savings_multiplier[:, step])
     leave = home.leavers(step, table, threshold)
     set_out(batch, state, step, leave, events)
@@ -138,12 +138,16 @@ def home_phase(batch: Batch, state: AgentState, step: int, diaspora: np.ndarray,
 
 
 def set_out(batch: Batch, state: AgentState, step: int, leave: np.ndarray, events: Events) -> None:
-    """Leavers apply for parole (with a sponsor, when their nationality has places) or choose a route."""
+    """Leavers apply for parole (with a sponsor, when their nationality has places) or choose a route.
+
+    An applicant not granted parole travels irregularly, unless an irregular crossing would bar
+    them from parole (``parole_bar``): then they stay where they live and may apply again.
+    """
     t = step
-    origin = state.origin
+    pool_of = state.pool
     if leave.size == 0:
         return
-    run, o = batch.run_of(leave), origin[leave]
+    run, o = batch.run_of(leave), pool_of[leave]
     # parole: people with a sponsor whose nationality has parole places apply instead of travelling
     pool = batch.parole_pool[run, t, o]
     applies = (pool >= 0) & (state.tie[leave] == 1) & parole_is_open(batch, t)[run, o]
@@ -156,12 +160,14 @@ def set_out(batch: Batch, state: AgentState, step: int, leave: np.ndarray, event
         granted = batch.draw(step, Purpose.PAROLE, applicants) < share[a_run, a_pool]
         state.enter(applicants[granted], Event.PAROLE_GRANTED, step)
         events.national_add("entries_legal", applicants[granted])
-        applies[np.flatnonzero(applies)[~granted]] = False    # not granted: travel irregularly instead
+        # not granted: travel irregularly instead, unless that would bar them from parole (then wait at home)
+        waits = batch.parole_bar[a_run, t, a_origin]
+        applies[np.flatnonzero(applies)[~granted & ~waits]] = False
     travel = leave[~applies]
     if travel.size == 0:
         return
-    run, o = batch.run_of(travel), origin[travel]
-    routes = batch.world.origin_routes[o]                        # (k, max routes)
+    run, o = batch.run_of(travel), pool_of[travel]
+    routes = batch.world.pool_routes[o]                          # (k, max routes)
     valid = routes >= 0
     r = np.maximum(routes, 0)
     available = valid & batch.route_open[run[:, None], t, r]

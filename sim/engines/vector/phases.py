@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...core import rules
-from ...core.countries import TRANSIT_COUNTRIES
 from ...core.random import Purpose
 from ..state import AgentState, Event
-from .batch import Batch, Events
+from .batch import Batch, Events, parole_is_open
 
 
 def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, events: Events) -> None:
@@ -23,7 +22,7 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
     if idx.size == 0:
         return
     world, t = batch.world, step
-    run, o = batch.run_of(idx), state.origin[idx].astype(np.intp)
+    run, o = batch.run_of(idx), state.pool[idx].astype(np.intp)
     r, leg = state.route[idx].astype(np.intp), state.leg[idx].astype(np.intp)
     target = world.next_leg[r, leg].astype(np.intp)
     slots = []
@@ -34,27 +33,31 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
         country = np.where(reached, batch.node_country[np.maximum(node, 0)], -1)
         country = np.where(country == batch.own_country[o], -1, country)
         slots.append((position, reached, node, country))
-    # capacity shared out from start-of-month passages (persons), by run and country
-    C = len(TRANSIT_COUNTRIES)
-    passages = np.zeros(batch.B * C * batch.O, dtype=np.int64)
-    for _, _, _, country in slots:
+    # capacity shared out from start-of-month passages (persons, weighted by each node's share), by run and country
+    C, N = len(world.transit_countries), batch.nodes
+    passages = np.zeros(batch.B * C * batch.O * N, dtype=np.int64)
+    for _, _, node, country in slots:
         hit = country >= 0
-        passages += np.bincount((run[hit] * C + country[hit]) * batch.O + o[hit], minlength=passages.size)
-    demand = passages.reshape(batch.B, C, batch.O).astype(np.float64)
+        passages += np.bincount(((run[hit] * C + country[hit]) * batch.O + o[hit]) * N + node[hit],
+                                minlength=passages.size)
+    share = batch.node_share[:, t]                                # (B, nodes)
+    demand = rules.weighted_passages(passages.reshape(batch.B, C, batch.O, N), share[:, None, None, :])
     p_eff = rules.capacity_share(batch.containment_probability[:, t], batch.containment_capacity[:, t],
                                  rules.persons(demand, batch.weight))
     moving = np.ones(idx.size, dtype=bool)
     death_slot = np.zeros(idx.size, dtype=np.intp)
     caught_slot = np.zeros(idx.size, dtype=np.intp)
-    for s, (position, reached, _, country) in enumerate(slots, start=1):
+    for s, (position, reached, node, country) in enumerate(slots, start=1):
         active = np.flatnonzero(reached & moving)            # draws only for those on this leg (same numbers)
         events.exposed(idx[active], batch.leg_edge[r[active], position[active]])   # each leg adds its death risk
         die = active[batch.draw(step, Purpose.DEATH + s, idx[active]) < batch.route_edge_risk[r[active],
                                                                                              position[active]]]
         death_slot[die] = s
         moving[die] = False
-        policed = active[moving[active] & (country[active] >= 0)]
-        p = p_eff[run[policed], country[policed]]
+        arrive = active[moving[active]]                      # reached the node alive (caught or not)
+        events.located_add("transits", idx[arrive], node[arrive])
+        policed = arrive[country[arrive] >= 0]
+        p = p_eff[run[policed], country[policed]] * share[run[policed], node[policed]]
         caught = policed[batch.draw(step, Purpose.INTERCEPT + s, idx[policed]) < p]
         caught_slot[caught] = s
         moving[caught] = False
@@ -80,11 +83,12 @@ def transit_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, e
 
 
 def border_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, events: Events) -> None:
-    """People waiting at the US border: appointments, crossing attempts and what follows."""
+    """People at the US border (waiting there, or arrived this month): appointments, crossing attempts and what
+    follows. Someone expelled to Mexico decides whether to go home (``rules.give_up_probability``)."""
     if idx.size == 0:
         return
     t = step
-    run, o = batch.run_of(idx), state.origin[idx].astype(np.intp)
+    run, o = batch.run_of(idx), state.pool[idx].astype(np.intp)
     eligible = batch.appointment_eligible[run, t, o]
     demand = np.bincount(run[eligible] * batch.O + o[eligible], minlength=batch.B * batch.O).reshape(
         batch.B, batch.O).astype(np.float64)
@@ -112,7 +116,12 @@ def border_phase(batch: Batch, state: AgentState, step: int, idx: np.ndarray, ev
     expel, remove, release = caught[outcome == 0], caught[outcome == 1], caught[outcome == 2]
     events.national_add("expelled", idx[expel])
     state.attempts[idx[expel]] = np.minimum(state.attempts[idx[expel]].astype(np.int64) + 1, 255).astype(np.uint8)
-    give_up = expel[batch.draw(step, Purpose.GIVE_UP, idx[expel]) < batch.give_up_probability[run[expel]]]
+    r_e, o_e = run[expel], o[expel]
+    p_give_up = rules.give_up_probability(batch.give_up_logit[r_e, t, o_e], batch.give_up_parole[r_e],
+                                          state.tie[idx[expel]], parole_is_open(batch, t)[r_e, o_e],
+                                          batch.parole_bar[r_e, t, o_e], state.savings[idx[expel]],
+                                          batch.way_home_usd[r_e, t, o_e])
+    give_up = expel[batch.draw(step, Purpose.GIVE_UP, idx[expel]) < p_give_up]
     state.enter(idx[give_up], Event.GAVE_UP, step)
     events.located_add("deported", idx[remove], np.full(remove.size, batch.world.node_ids.index("USA")))
     state.enter(idx[remove], Event.REMOVED, step, batch.reentry_bar[run[remove], t, o[remove]])

@@ -1,15 +1,15 @@
 """Grouped home decisions: people who have never left are counts, not rows; time and memory follow the movers.
 
-People who have never left home differ only in their group (origin, tie, risk level),
+People who have never left home differ only in their group (pool, tie, risk level),
 which fixes their leave probability, and in their savings, which decide whether they
 can afford the journey. Savings are drawn once, from the uniform ``u = k / 2**53`` of
 ``sim.core.random`` through ``rules.initial_savings``, which increases with ``u``: a
 person can afford this month's journey when ``k`` is at or above a *cut*. So the engine
-keeps, per run, origin and group, counts of people by *interval* of ``k``. The intervals
+keeps, per run, pool and group, counts of people by *interval* of ``k``. The intervals
 are split at every month's cut, so everyone in an interval has had the same chances to
 leave so far, and their ``k`` are still independent and uniform on it. A month, per run:
 
-1. each origin's cut (the smallest ``k`` whose savings cover the threshold; a bisection
+1. each pool's cut (the smallest ``k`` whose savings cover the threshold; a bisection
    over ``k``, the same float32 savings and comparison as in per-agent mode) splits the
    interval it falls in: ``Binomial(count, share of the interval above the cut)``;
 2. in each interval at or above the cut, ``Binomial(count, p)`` people leave, ``p`` the
@@ -20,14 +20,15 @@ leave so far, and their ``k`` are still independent and uniform on it. A month, 
 
 People with a row who are home again (returned once their bar ends, leavers who found no
 way out) wait in a *side pool* and draw one by one, as in per-agent mode. Memory: the
-counts (origins x 16 groups x intervals, at most one interval more a month, per run) and
+counts (pools x 16 groups x intervals, at most one interval more a month, per run) and
 a row per person who has left at least once; time follows the movers. Rows of the runs
 are interleaved (``Batch.locate``) and each run numbers its people in the order they
 first leave, so the table grows without moving anyone and a run's draws do not depend
 on its batch. Draws of counts come from a generator keyed by (run seed, month, purpose).
 
-A population that changes (people arriving in a place during a run) adds counts with
-``HomePools.add_people``.
+People who come to live in a pool abroad during a run (``World.arrivals``) join the counts
+at the start of the month they arrive (``HomePools.arrive``, through ``add_people``); per-agent
+mode holds them back with ``blocked_until`` instead.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 U_STEPS = 1 << 53
 """Uniform draws are ``k / 2**53`` with ``k`` in ``0 .. 2**53 - 1`` (``sim.core.random.uniform``)."""
-GROUPS = 2 * rules.RISK_LEVELS       # (tie, risk level) groups of an origin
+GROUPS = 2 * rules.RISK_LEVELS       # (tie, risk level) groups of a pool
 GROWTH = 1.5                         # the table of rows grows by this factor (never past the run's agents)
 FIRST_ROWS = 4096                    # rows per run at the start
 
@@ -76,17 +77,17 @@ def affordability_cut(gdp_per_capita_usd: Any, savings_to_income: Any, sigma: An
 
 
 class RunCounts:
-    """People of one run who have never left: counts by origin, tie, risk level and interval of ``k``."""
+    """People of one run who have never left: counts by pool, tie, risk level and interval of ``k``."""
 
-    def __init__(self, origins: int, columns: int):
-        self.lo = np.zeros((origins, columns), dtype=np.int64)     # interval [lo, hi) of k
-        self.hi = np.zeros((origins, columns), dtype=np.int64)
-        self.count = np.zeros((origins, 2, rules.RISK_LEVELS, columns), dtype=np.int64)
+    def __init__(self, pools: int, columns: int):
+        self.lo = np.zeros((pools, columns), dtype=np.int64)     # interval [lo, hi) of k
+        self.hi = np.zeros((pools, columns), dtype=np.int64)
+        self.count = np.zeros((pools, 2, rules.RISK_LEVELS, columns), dtype=np.int64)
         self.lo[:, 0], self.hi[:, 0] = 0, U_STEPS
-        self.columns = 1                                           # intervals in use (per origin)
+        self.columns = 1                                           # intervals in use (per pool)
 
     def split(self, cut: np.ndarray, rng: np.random.Generator) -> None:
-        """Split each origin's interval that holds its ``cut`` strictly inside, binomially by length."""
+        """Split each pool's interval that holds its ``cut`` strictly inside, binomially by length."""
         K = self.columns
         lo, hi = self.lo[:, :K], self.hi[:, :K]
         rows, cols = np.nonzero((lo < cut[:, None]) & (cut[:, None] < hi))
@@ -109,7 +110,7 @@ class RunCounts:
         self.count = np.pad(self.count, ((0, 0), (0, 0), (0, 0), (0, extra)))
 
     def people(self) -> np.ndarray:
-        """People who have never left, by origin."""
+        """People who have never left, by pool."""
         return self.count.sum(axis=(1, 2, 3))
 
     def nbytes(self) -> int:
@@ -126,32 +127,44 @@ class HomePools:
     def __init__(self, batch: Batch, inputs: list[RunInputs]):
         self.batch, self.B, self.n = batch, batch.B, batch.n
         world = batch.world
-        self.gdp = world.gdp_per_capita
-        self.agents = world.agents_per_origin
+        self.gdp = world.gdp_per_capita                 # (P,) USD per person per year, by pool (its nationality's)
+        self.arrivals = world.arrivals()                # (T, P) agents who come to live in each pool in each month
         self.savings_to_income = np.array([i.savings_to_income for i in inputs])
         self.savings_sigma = np.array([i.savings_sigma for i in inputs])
         self.capacity = min(FIRST_ROWS, self.n)                  # rows per run in the table
         self.state = _empty_state(self.B * self.capacity)
         self.rows = np.zeros(self.B, dtype=np.int64)            # rows used by each run (people who have left)
         self.runs = [RunCounts(batch.O, batch.T + 1) for _ in range(self.B)]
-        for b, (inp, seed) in enumerate(zip(inputs, batch.seeds, strict=True)):
-            p_tie = rules.tie_probability(world.diaspora, world.population, inp.tie_scale)
-            rng = np.random.Generator(np.random.Philox(key=stream_key(seed, 0, Purpose.TIE)))
-            self.add_people(b, np.arange(batch.O), self.agents, p_tie, rng)
-        self.cut = np.full((self.B, batch.O), -1, dtype=np.int64)          # this month's cut by run and origin
+        # chance of a tie in the US by run and pool (its nationality's)
+        self.p_tie = np.array([rules.tie_probability(world.diaspora, world.home_population, inp.tie_scale)
+                               for inp in inputs])[:, world.pool_origin]
+        self.arrive(0)
+        self.cut = np.full((self.B, batch.O), -1, dtype=np.int64)          # this month's cut by run and pool
         self._threshold = np.full((self.B, batch.O), np.nan)                # threshold the cut was computed for
         self.side = np.zeros(0, dtype=np.int64)       # rows of people free to leave again (one draw each)
         self.barred = np.zeros(0, dtype=np.int64)     # rows of people barred from leaving for now
         self.movers = np.zeros(0, dtype=np.int64)     # rows of people on the way or at the border
 
-    def add_people(self, b: int, origins: np.ndarray, people: np.ndarray, p_tie: np.ndarray,
+    def arrive(self, step: int) -> None:
+        """People who come to live in their pool in month step ``step`` join the counts of every run: at step 0
+        everyone there at the start, later those arriving in a pool abroad (``World.arrivals``, the people that
+        per-agent mode holds back with ``blocked_until``). Their traits come from the run's stream of ties of
+        that month."""
+        pools = np.flatnonzero(self.arrivals[step]) if step < len(self.arrivals) else np.zeros(0, np.intp)
+        if pools.size == 0:
+            return
+        for b, seed in enumerate(self.batch.seeds):
+            rng = np.random.Generator(np.random.Philox(key=stream_key(seed, step, Purpose.TIE)))
+            self.add_people(b, pools, self.arrivals[step, pools], self.p_tie[b], rng)
+
+    def add_people(self, b: int, pools: np.ndarray, people: np.ndarray, p_tie: np.ndarray,
                    rng: np.random.Generator) -> None:
-        """``people[i]`` new people of origin ``origins[i]`` in run ``b``, with a tie with probability ``p_tie``
-        of their origin, risk levels equally likely and savings drawn afresh: shared among (tie, level) groups
+        """``people[i]`` new people of pool ``pools[i]`` in run ``b``, with a tie with probability ``p_tie``
+        of their pool, risk levels equally likely and savings drawn afresh: shared among (tie, level) groups
         and among the intervals of ``k`` by length (multinomial)."""
         counts = self.runs[b]
         K = counts.columns
-        for o, m in zip(origins, people, strict=True):
+        for o, m in zip(pools, people, strict=True):
             share = np.concatenate([np.full(rules.RISK_LEVELS, (1.0 - p_tie[o]) / rules.RISK_LEVELS),
                                     np.full(rules.RISK_LEVELS, p_tie[o] / rules.RISK_LEVELS)])
             length = (counts.hi[o, :K] - counts.lo[o, :K]) / U_STEPS
@@ -160,10 +173,13 @@ class HomePools:
 
     # ------------------------------------------------------------- the month
     def leavers(self, step: int, table: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-        """Rows of this month's leavers: people whose bar ended join the side pool, then everyone free draws.
+        """Rows of this month's leavers: people arriving this month join the counts, people whose bar ended join
+        the side pool, then everyone free draws.
 
-        ``table``: leave probability (B, O, 2, levels); ``threshold``: savings needed (B, O), USD.
+        ``table``: leave probability (B, P, 2, levels); ``threshold``: savings needed (B, P), USD.
         """
+        if step > 0:
+            self.arrive(step)
         self.release(step)
         from_side = self._draw_side(step, table, threshold)
         self._update_cuts(threshold)
@@ -171,7 +187,7 @@ class HomePools:
         return np.concatenate([from_side, *new])
 
     def _update_cuts(self, threshold: np.ndarray) -> None:
-        """Affordability cut of every run and origin whose threshold changed since the last month."""
+        """Affordability cut of every run and pool whose threshold changed since the last month."""
         changed = self._threshold != threshold
         if changed.any():
             run, o = np.nonzero(changed)
@@ -187,8 +203,8 @@ class HomePools:
         K = counts.columns
         affordable = (counts.lo[:, :K] >= cut[:, None]) & (counts.hi[:, :K] > counts.lo[:, :K])
         able = np.where(affordable[:, None, None, :], counts.count[..., :K], 0)
-        cells = np.flatnonzero(able)                                    # (origin, tie, level, interval) cells
-        group = cells // K                                              # (origin, tie, level) of each cell
+        cells = np.flatnonzero(able)                                    # (pool, tie, level, interval) cells
+        group = cells // K                                              # (pool, tie, level) of each cell
         leave = rng.binomial(able.ravel()[cells], p.ravel()[group])
         cells, leave = cells[leave > 0], leave[leave > 0]
         if cells.size == 0:
@@ -201,16 +217,16 @@ class HomePools:
         savings = savings_at(self.gdp[o], self.savings_to_income[b], self.savings_sigma[b], k)
         return self._new_rows(b, o, tie, level, savings)
 
-    def _new_rows(self, b: int, origin: np.ndarray, tie: np.ndarray, level: np.ndarray,
+    def _new_rows(self, b: int, pool: np.ndarray, tie: np.ndarray, level: np.ndarray,
                   savings: np.ndarray) -> np.ndarray:
         """Rows for people of run ``b`` leaving for the first time (at home, with these traits); their positions."""
         first = int(self.rows[b])
-        if first + origin.size > self.capacity:
-            self._grow(first + origin.size)
-        idx = np.arange(first, first + origin.size, dtype=np.int64) * self.B + b
-        self.rows[b] = first + origin.size
+        if first + pool.size > self.capacity:
+            self._grow(first + pool.size)
+        idx = np.arange(first, first + pool.size, dtype=np.int64) * self.B + b
+        self.rows[b] = first + pool.size
         s = self.state
-        s.origin[idx], s.tie[idx], s.risk_level[idx], s.savings[idx] = origin, tie, level, savings
+        s.pool[idx], s.tie[idx], s.risk_level[idx], s.savings[idx] = pool, tie, level, savings
         s.status[idx], s.route[idx], s.leg[idx], s.attempts[idx] = Status.HOME, NO_ROUTE, 0, 0
         s.since[idx], s.blocked_until[idx] = 0, 0
         return idx
@@ -231,14 +247,14 @@ class HomePools:
         side = self.side
         if side.size == 0:
             return side
-        state, origins = self.state, self.batch.O
+        state, pools = self.state, self.batch.O
         run = self.batch.run_of(side)
-        o = state.origin[side].astype(np.intp)
-        able = np.flatnonzero(rules.can_afford(state.savings[side], threshold.reshape(-1).take(run * origins + o)))
+        o = state.pool[side].astype(np.intp)
+        able = np.flatnonzero(rules.can_afford(state.savings[side], threshold.reshape(-1).take(run * pools + o)))
         rows = side[able]
         group = (o[able] * 2 + state.tie[rows]) * rules.RISK_LEVELS + state.risk_level[rows]
         u = self.batch.draw(step, Purpose.LEAVE, rows)
-        leave = u < table.reshape(-1).take(run[able] * (origins * GROUPS) + group)
+        leave = u < table.reshape(-1).take(run[able] * (pools * GROUPS) + group)
         stay = np.ones(side.size, dtype=bool)
         stay[able[leave]] = False
         self.side = side[stay]
@@ -272,7 +288,7 @@ class HomePools:
 
     # ------------------------------------------------------------- books
     def never_left(self) -> np.ndarray:
-        """People who have never left, by run and origin (agents)."""
+        """People who have never left, by run and pool (agents)."""
         return np.stack([c.people() for c in self.runs])
 
     def row_positions(self) -> np.ndarray:
@@ -290,7 +306,7 @@ class HomePools:
 
 def _empty_state(size: int) -> AgentState:
     """A table of ``size`` unused rows (zeroed pages: memory is taken as rows are written)."""
-    return AgentState(origin=np.zeros(size, np.uint8), status=np.zeros(size, np.uint8),
+    return AgentState(pool=np.zeros(size, np.uint8), status=np.zeros(size, np.uint8),
                       route=np.full(size, NO_ROUTE, np.uint8), leg=np.zeros(size, np.uint8),
                       savings=np.zeros(size, np.float32), risk_level=np.zeros(size, np.uint8),
                       tie=np.zeros(size, np.uint8), attempts=np.zeros(size, np.uint8),

@@ -110,7 +110,7 @@ def nationality_curves(outcomes: pd.DataFrame, names, metric: str = "encounters"
 def country_curves(outcomes: pd.DataFrame, names, metric: str = "intercepted"):
     """Small multiples: a located ``metric`` by the country of the node where it happened (e.g. interceptions
     by transit country), one line per scenario (median, 10-90 % band)."""
-    from ...core.world import load_route_graph
+    from ...core.network import load_route_graph
 
     frame = outcomes[outcomes.metric == metric]
     return _small_multiples(frame.assign(panel=frame.location.map(load_route_graph().node_country)), outcomes,

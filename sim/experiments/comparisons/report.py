@@ -122,7 +122,11 @@ def _validation_paragraphs(validation: dict | None, baseline) -> list[str]:
     verdict = ("meets" if passed.get("all") else "misses") + (
         f" the targets (ARD <= {targets.get('ard_max')}, every nationality's total within "
         f"{100 * targets.get('total_error_max', 0):.0f} %, MASE < {targets.get('mase_below')})" if targets else "")
-    return [f"The model is the calibrated scenario behind the baseline ({fitted}), scored on held-out months "
+    split = str(validation.get("file", "")).endswith("_split.validation.json")
+    model = (f"The model is the calibrated scenario behind the baseline, fitted to every observed month. Its "
+             f"out-of-sample check is the same calibration {fitted} ({validation.get('scenario', 'split')}), scored"
+             if split else f"The model is the calibrated scenario behind the baseline ({fitted}), scored")
+    return [f"{model} on held-out months "
             f"{window[0]} .. {window[1]} ({validation.get('file', 'validation file')}): ARD "
             f"{validation.get('ard', float('nan')):.3f}"
             + (f", MASE {mase:.3f} against 'same month last year'" if mase is not None else "")

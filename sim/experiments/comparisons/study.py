@@ -88,8 +88,8 @@ class Study(Strict):
         f"linearly from {TREND_START} (the end of the driver data): the median in the comparison, sampled in "
         "robustness futures")
     validation: str | None = Field(None, description="validation scores of the model (JSON written by migsim "
-                                   "validate --scores-file); default: <stem>.validation.json beside the baseline or "
-                                   "a file it extends")
+                                   "validate --scores-file); default: <stem>.validation.json, else "
+                                   "<stem>_split.validation.json, beside the baseline or a file it extends")
     contrast: Contrast | None = None
     robustness: Robustness | None = None
     outcomes: list[str] = Field(default_factory=lambda: list(DEFAULT_OUTCOMES), min_length=1,
@@ -203,11 +203,15 @@ def extends_chain(path: Path) -> list[Path]:
 
 
 def find_validation(path: Path) -> Path | None:
-    """``<stem>.validation.json`` beside the scenario file or the nearest file it extends that has one."""
+    """The validation scores of the scenario file or of the nearest file it extends that has some:
+    ``<stem>.validation.json`` (the file itself scored on months after its fit window), else
+    ``<stem>_split.validation.json`` (the same calibration fitted on fewer months and scored on the months after
+    them: the out-of-sample check of a calibration fitted on every observed month)."""
     for file in extends_chain(path):
-        candidate = file.with_name(f"{file.stem}.validation.json")
-        if candidate.is_file():
-            return candidate
+        for name in (f"{file.stem}.validation.json", f"{file.stem}_split.validation.json"):
+            candidate = file.with_name(name)
+            if candidate.is_file():
+                return candidate
     return None
 
 

@@ -399,13 +399,13 @@ def _execute(prepared: Prepared, workers, scheduler, scheduler_file, progress) -
     for world, first in runs.drop_duplicates("world")[["world", "point"]].itertuples(index=False):
         scenario = Scenario.model_validate(apply_values(design.base, design.point_values(int(first))))
         worlds[world] = sampled_world(scenario)
-        check_memory(int(worlds[world].agents_per_origin.sum()), 1, "vector", scenario.months)
+        check_memory(int(worlds[world].agents_per_pool.sum()), 1, "vector", scenario.months)
     shared = Shared(design.sweep.name, design.base, worlds)
     executor = make_executor(workers, scheduler, scheduler_file) if prepared.pending else InProcess()
     busy, tasks, ran = 0.0, [], 0
     try:
         store.begin()                      # the first write: after the file, the folder and the executor are fine
-        agents = {k: int(w.agents_per_origin.sum()) for k, w in worlds.items()}
+        agents = {k: int(w.agents_per_pool.sum()) for k, w in worlds.items()}
         tasks = plan_tasks(design, prepared.pending, executor.workers, agents)
         store.start_session({**executor.describe(), "tasks": len(tasks), "runs_to_do": len(prepared.pending)})
         try:
