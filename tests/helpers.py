@@ -33,6 +33,22 @@ policies:
   us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
 """
 """A tiny base scenario for sweep files (3 origins, 300 agents, 3 months)."""
+SMALL_RUN = """\
+schema_version: 1
+name: small
+agents: 300
+months: 2
+warmup_months: 1
+replications: 1
+seed: 11
+origins: [GTM, HND, VEN]
+behaviour:
+  hazard:
+    intercept: {GTM: -4.0, HND: -4.0, VEN: -4.0}
+policies:
+  us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
+"""
+"""A small run that moves (3 origins with high leave odds, 300 agents, 2 months) for tests that stop or break it."""
 
 
 def shipped_scenario_files() -> list[Path]:

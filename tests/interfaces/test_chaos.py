@@ -33,7 +33,7 @@ from sim.outputs.files import read_outcomes
 from sim.outputs.guarded import LOCK_SUFFIX, STAGING_INFIX
 from sim.outputs.ownership import check_replaceable
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, SMALL_RUN
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
@@ -44,21 +44,7 @@ DEADLINE_S = 300.0
 LAUNCH = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
           "from sim.cli import main; sys.exit(main())")
 
-SMALL = """\
-schema_version: 1
-name: small
-agents: 300
-months: 2
-warmup_months: 1
-replications: 1
-seed: 11
-origins: [GTM, HND, VEN]
-behaviour:
-  hazard:
-    intercept: {GTM: -4.0, HND: -4.0, VEN: -4.0}
-policies:
-  us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
-"""
+SMALL = SMALL_RUN
 SWEEP = """\
 schema_version: 1
 extends: small.yaml

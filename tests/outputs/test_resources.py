@@ -32,21 +32,9 @@ from sim.core.errors import ResourceError
 from sim.experiments.sweeps import load_results, run_sweep
 from sim.experiments.sweeps.store import PARTS, part_run_ids
 
-SCENARIO = """\
-schema_version: 1
-name: small
-agents: 300
-months: 2
-warmup_months: 1
-replications: 1
-seed: 11
-origins: [GTM, HND, VEN]
-behaviour:
-  hazard:
-    intercept: {GTM: -4.0, HND: -4.0, VEN: -4.0}
-policies:
-  us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
-"""
+from helpers import SMALL_RUN
+
+SCENARIO = SMALL_RUN
 SWEEP = """\
 schema_version: 1
 extends: small.yaml
