@@ -39,7 +39,8 @@ def add_subcommands(sub) -> None:
         description="Run every replication of a scenario up to --until (default: the last observed month), extending "
         "its horizon if needed, and compare monthly encounters by nationality from --holdout-from with the observed "
         "data: ARD, each nationality's total, MASE against 'same month last year'. Writes outcomes.parquet (the "
-        "layout of run), validation.json and hindcast.png into the folder. Exit code 2 for bad input.")
+        "layout of run), validation.json, hindcast.png and hindcast_stages.png into the folder. Exit code 2 for bad "
+        "input.")
     parser.add_argument("scenario", type=Path, help="scenario YAML file")
     add_observed_argument(parser)
     parser.add_argument("--holdout-from", type=month_argument, required=True, metavar="YYYY-MM",
