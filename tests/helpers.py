@@ -33,6 +33,26 @@ policies:
   us: {kind: enforcement, start: 2023-01, apprehension_probability: 0.8}
 """
 """A tiny base scenario for sweep files (3 origins, 300 agents, 3 months)."""
+
+
+def tiny_sweep(samples: int, design: str = "lhs", base: str = "base.yaml", name: str = "tiny_sweep") -> str:
+    """A sweep file on ``base``: two apprehension probabilities crossed with ``samples`` futures of the network
+    effect (``design``: lhs, sobol, morris), two replications."""
+    return f"""\
+schema_version: 1
+extends: {base}
+name: {name}
+sweep:
+  replications: 2
+  levers:
+    parameters:
+      policies.us.apprehension_probability: [0.6, 0.9]
+  uncertainties:
+    design: {design}
+    samples: {samples}
+    parameters:
+      behaviour.hazard.network: {{distribution: uniform, low: 0.1, high: 0.6}}
+"""
 SMALL_RUN = """\
 schema_version: 1
 name: small

@@ -33,7 +33,7 @@ from sim.outputs.files import read_outcomes
 from sim.outputs.guarded import LOCK_SUFFIX, STAGING_INFIX
 from sim.outputs.ownership import check_replaceable
 
-from helpers import REPO_ROOT, SMALL_RUN
+from helpers import REPO_ROOT, SMALL_RUN, tiny_sweep
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
@@ -45,21 +45,7 @@ LAUNCH = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_h
           "from sim.cli import main; sys.exit(main())")
 
 SMALL = SMALL_RUN
-SWEEP = """\
-schema_version: 1
-extends: small.yaml
-name: chaos_sweep
-sweep:
-  replications: 2
-  levers:
-    parameters:
-      policies.us.apprehension_probability: [0.6, 0.9]
-  uncertainties:
-    design: lhs
-    samples: 16
-    parameters:
-      behaviour.hazard.network: {distribution: uniform, low: 0.1, high: 0.6}
-"""
+SWEEP = tiny_sweep(samples=16, base="small.yaml", name="chaos_sweep")
 STUDY = """\
 schema_version: 1
 name: study

@@ -19,25 +19,11 @@ import pytest
 from sim.experiments.sweeps import load_results
 from sim.experiments.sweeps.parts import PARTS
 
-from helpers import BASELINE, REPO_ROOT, TINY_SWEEP_BASE
+from helpers import BASELINE, REPO_ROOT, TINY_SWEEP_BASE, tiny_sweep
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
 DEADLINE_S = 300.0
-SWEEP = """\
-schema_version: 1
-extends: base.yaml
-name: tiny_sweep
-sweep:
-  replications: 2
-  levers:
-    parameters:
-      policies.us.apprehension_probability: [0.6, 0.9]
-  uncertainties:
-    design: lhs
-    samples: 32
-    parameters:
-      behaviour.hazard.network: {distribution: uniform, low: 0.1, high: 0.6}
-"""
+SWEEP = tiny_sweep(samples=32)
 pytestmark = pytest.mark.slow             # processes started and stopped: about 10 s or more each
 
 

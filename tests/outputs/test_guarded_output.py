@@ -18,7 +18,7 @@ from sim.cli import main
 from sim.outputs.guarded import STAGING_INFIX, STAGING_MARK
 from sim.outputs.ownership import FILES, SEAL, check_replaceable
 
-from helpers import REPO_ROOT, TINY_SWEEP_BASE
+from helpers import REPO_ROOT, TINY_SWEEP_BASE, tiny_sweep
 
 SCENARIO = """\
 schema_version: 1
@@ -31,21 +31,6 @@ seed: 11
 origins: [GTM, HND, VEN]
 """
 ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-SWEEP = """\
-schema_version: 1
-extends: base.yaml
-name: tiny_sweep
-sweep:
-  replications: 2
-  levers:
-    parameters:
-      policies.us.apprehension_probability: [0.6, 0.9]
-  uncertainties:
-    design: {design}
-    samples: {samples}
-    parameters:
-      behaviour.hazard.network: {{distribution: uniform, low: 0.1, high: 0.6}}
-"""
 
 
 @pytest.fixture
@@ -184,7 +169,7 @@ def test_compare_plot_and_analyze_keep_user_files_too(work, capsys):
 
 def test_analysis_folder_with_a_user_file_is_kept(tmp_path, capsys):
     (tmp_path / "base.yaml").write_text(TINY_SWEEP_BASE)
-    (tmp_path / "sweep.yaml").write_text(SWEEP.format(design="morris", samples=2))
+    (tmp_path / "sweep.yaml").write_text(tiny_sweep(samples=2, design="morris"))
     folder = tmp_path / "out"
     assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(folder), "--workers", "1", "--quiet"]) == 0
     assert main(["analyze", str(folder), "--quiet"]) == 0
@@ -280,7 +265,7 @@ def test_a_sweep_folder_has_one_writer_at_a_time(tmp_path):
     from sim.experiments.sweeps.execute import prepare_sweep
 
     (tmp_path / "base.yaml").write_text(TINY_SWEEP_BASE)
-    (tmp_path / "sweep.yaml").write_text(SWEEP.format(design="lhs", samples=3))
+    (tmp_path / "sweep.yaml").write_text(tiny_sweep(samples=3, design="lhs"))
     first = prepare_sweep(tmp_path / "sweep.yaml", out=tmp_path / "out")
     try:
         with pytest.raises(guarded.Busy, match="is being written by another migsim command"):
@@ -292,12 +277,12 @@ def test_a_sweep_folder_has_one_writer_at_a_time(tmp_path):
 
 def test_sweep_overwrite_keeps_what_the_user_added(tmp_path, capsys):
     (tmp_path / "base.yaml").write_text(TINY_SWEEP_BASE)
-    (tmp_path / "sweep.yaml").write_text(SWEEP.format(design="lhs", samples=3))
+    (tmp_path / "sweep.yaml").write_text(tiny_sweep(samples=3, design="lhs"))
     out = tmp_path / "out"
     assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--workers", "1", "--quiet"]) == 0
     (out / "parts" / "README.txt").write_text("which parts I checked")
     (out / "notes.md").write_text("notes")
-    (tmp_path / "sweep.yaml").write_text(SWEEP.format(design="lhs", samples=2))     # another sweep
+    (tmp_path / "sweep.yaml").write_text(tiny_sweep(samples=2, design="lhs"))     # another sweep
     assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--workers", "1", "--quiet",
                  "--overwrite"]) == 0
     assert (out / "parts" / "README.txt").read_text() == "which parts I checked"
